@@ -1,0 +1,79 @@
+"""Composition root: the only place that knows every part. Builds, starts and stops the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from bot.config import Config
+from bot.store import Store
+from exchanges.base import Exchange
+from exchanges.paper import PaperExchange
+
+log = logging.getLogger("tradebot")
+
+
+class StartupError(Exception):
+    """Something the trader must fix before the bot can run; the message says what."""
+
+
+def build_exchanges(config: Config) -> dict[str, Exchange]:
+    out: dict[str, Exchange] = {}
+    ex = config.exchanges
+    if ex.paper.enabled:
+        if ex.paper.price_source != "sim":
+            raise StartupError(
+                f"exchanges.paper.price_source {ex.paper.price_source!r} needs that venue's adapter, which this"
+                " version does not include yet; use \"sim\""
+            )
+        out["paper"] = PaperExchange(
+            starting_balance=ex.paper.starting_balance, seed=ex.paper.seed,
+            tick_interval_s=float(ex.paper.tick_interval_seconds),
+        )
+    for name in ("hyperliquid", "aster"):
+        if getattr(ex, name).enabled:
+            raise StartupError(f"exchanges.{name}: this version does not include the {name} adapter yet;"
+                               " set enabled false (paper trading works without accounts)")
+    return out
+
+
+class App:
+    def __init__(self, config: Config):
+        self.config = config
+        self.store = Store(config.storage.path)
+        self.exchanges = build_exchanges(config)
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.store.open()
+        results = await asyncio.gather(*(ex.connect() for ex in self.exchanges.values()), return_exceptions=True)
+        for name, res in zip(self.exchanges, results, strict=True):
+            if isinstance(res, BaseException):
+                log.error("exchange %s failed to connect: %s", name, res)
+            else:
+                bal = await self.exchanges[name].balances()
+                log.info("exchange %s connected: account value %s USDC", name, bal.account_value)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(ex.close() for ex in self.exchanges.values()), return_exceptions=True)
+        await self.store.close()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_stop)
+        await self.start()
+        log.info("tradebot running (exchanges: %s); stop with Ctrl-C or SIGTERM", ", ".join(self.exchanges))
+        try:
+            await self._stop.wait()
+        finally:
+            log.info("shutting down")
+            await self.stop()
+            log.info("stopped cleanly")
+
+
+__all__ = ["App", "StartupError", "build_exchanges"]

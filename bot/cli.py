@@ -1,0 +1,88 @@
+"""The `tradebot` console script."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, LoadedConfig, example_text, load_config, summary
+
+EXIT_CONFIG = 2
+
+
+def _load(path: str | None) -> LoadedConfig:
+    if path is None and Path("config.json").exists():
+        path = "config.json"
+    loaded = load_config(path)
+    for w in loaded.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return loaded
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    loaded = _load(args.config)
+    print("\n".join(summary(loaded)))
+    print("config OK")
+    return 0
+
+
+def cmd_init_config(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    try:
+        with path.open("x", encoding="utf-8") as fh:  # "x": never overwrite a trader's config
+            fh.write(example_text())
+    except FileExistsError:
+        print(f"error: {path} already exists; not overwriting it (remove it first, or pick another path)",
+              file=sys.stderr)
+        return 1
+    path.chmod(0o600)
+    print(f"wrote {path} (paper trading only). Check it with: tradebot check-config --config {path}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import App, StartupError
+
+    loaded = _load(args.config)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app = App(loaded.config)
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    asyncio.run(app.run())
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tradebot", description="Telegram-controlled trading bot (Hyperliquid, Aster)")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the bot until SIGINT/SIGTERM")
+    run.add_argument("--config", help="config file (default: ./config.json, else the embedded paper-trading default)")
+    run.add_argument("-v", "--verbose", action="store_true")
+    run.set_defaults(func=cmd_run)
+    check = sub.add_parser("check-config", help="validate a config file and print a summary, secrets redacted")
+    check.add_argument("--config", help="config file (default: ./config.json, else the embedded default)")
+    check.set_defaults(func=cmd_check_config)
+    init = sub.add_parser("init-config", help="write the example config (refuses to overwrite)")
+    init.add_argument("path", nargs="?", default="config.json")
+    init.set_defaults(func=cmd_init_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        for m in exc.messages:
+            print(f"config error: {m}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""The config file's schema. Superset of the original exchange-services config: that file loads unchanged.
+
+Every model forbids unknown keys (a typo must not silently disable a limit). Secrets are SecretStr,
+so they never print. Defaults are documented in README.md ("Configuration reference").
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+SECRET_FIELDS = frozenset({"bot_token", "secret_key", "api_key", "api_secret", "signer_key"})
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+
+PosDecimal = Annotated[Decimal, Field(gt=0)]
+NonNegDecimal = Annotated[Decimal, Field(ge=0)]
+PosInt = Annotated[int, Field(gt=0)]
+AlertMode = Literal["on", "silent", "off"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_address(value: str, field: str) -> None:
+    if not _ADDRESS.match(value):
+        raise ValueError(f"{field} must be 0x followed by 40 hex digits")
+
+
+class TelegramConfig(Strict):
+    bot_token: SecretStr = SecretStr("")
+    chat_id: int | str | None = None
+    allowed_user_ids: list[int] = []
+    base_url: str = "https://api.telegram.org/bot"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.bot_token.get_secret_value())
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _numeric_chat_id(cls, v: object) -> object:
+        # the original config wrote chat ids as strings; "@channel" names stay strings
+        if isinstance(v, str) and re.fullmatch(r"-?\d+", v.strip()):
+            return int(v)
+        return v
+
+    @model_validator(mode="after")
+    def _who_may_use_it(self) -> TelegramConfig:
+        if self.enabled and not self.allowed_user_ids and not isinstance(self.chat_id, int):
+            raise ValueError(
+                "allowed_user_ids is required when bot_token is set (or a numeric chat_id of a private chat):"
+                " list the Telegram user ids allowed to trade"
+            )
+        return self
+
+    @property
+    def authorized_user_ids(self) -> frozenset[int]:
+        ids = set(self.allowed_user_ids)
+        if not ids and isinstance(self.chat_id, int) and self.chat_id > 0:
+            ids.add(self.chat_id)  # a private chat's id is the user's id
+        return frozenset(ids)
+
+
+class HyperliquidRateLimit(Strict):
+    requests_per_minute: PosInt = 1200
+    burst_limit: PosInt = 100
+
+
+class AsterRateLimit(Strict):
+    requests_per_minute: PosInt = 2400
+    weight_limit: PosInt = 2400
+
+
+class HyperliquidConfig(Strict):
+    enabled: bool = False
+    account_address: str = ""
+    secret_key: SecretStr = SecretStr("")
+    vault_address: str | None = None
+    base_url: str | None = None
+    ws_url: str | None = None
+    testnet: bool = False
+    rate_limit: HyperliquidRateLimit = HyperliquidRateLimit()
+
+    @model_validator(mode="after")
+    def _credentials(self) -> HyperliquidConfig:
+        if self.enabled:
+            _check_address(self.account_address, "account_address")
+            if not _KEY.match(self.secret_key.get_secret_value()):
+                raise ValueError("secret_key must be a 32-byte hex private key (64 hex digits, optional 0x)")
+        if self.vault_address is not None:
+            _check_address(self.vault_address, "vault_address")
+        return self
+
+    @property
+    def api_url(self) -> str:
+        default = "https://api.hyperliquid-testnet.xyz" if self.testnet else "https://api.hyperliquid.xyz"
+        return (self.base_url or default).rstrip("/")
+
+    @property
+    def stream_url(self) -> str:
+        if self.ws_url:
+            return self.ws_url
+        return self.api_url.replace("https://", "wss://").replace("http://", "ws://") + "/ws"
+
+
+class AsterConfig(Strict):
+    enabled: bool = False
+    api_key: SecretStr = SecretStr("")
+    api_secret: SecretStr = SecretStr("")
+    user: str = ""
+    signer: str = ""
+    signer_key: SecretStr = SecretStr("")
+    base_url: str = "https://fapi.asterdex.com"
+    spot_base_url: str = "https://sapi.asterdex.com"
+    ws_url: str = "wss://fstream.asterdex.com"
+    spot_ws_url: str = "wss://sstream.asterdex.com"
+    testnet: bool = False
+    rate_limit: AsterRateLimit = AsterRateLimit()
+
+    @model_validator(mode="after")
+    def _credentials(self) -> AsterConfig:
+        if not self.enabled:
+            return self
+        v1 = bool(self.api_key.get_secret_value() and self.api_secret.get_secret_value())
+        v3 = bool(self.user and self.signer and self.signer_key.get_secret_value())
+        if not (v1 or v3):
+            raise ValueError("give api_key and api_secret (V1 HMAC) or user, signer and signer_key (V3)")
+        if v3:
+            _check_address(self.user, "user")
+            _check_address(self.signer, "signer")
+        return self
+
+
+class PaperConfig(Strict):
+    enabled: bool = False
+    starting_balance: PosDecimal = Decimal(10_000)
+    price_source: Literal["sim", "hyperliquid", "aster"] = "sim"
+    seed: int = 1
+    tick_interval_seconds: PosDecimal = Decimal(1)
+
+
+class ExchangesConfig(Strict):
+    hyperliquid: HyperliquidConfig = HyperliquidConfig()
+    aster: AsterConfig = AsterConfig()
+    paper: PaperConfig = PaperConfig()
+
+    @property
+    def enabled(self) -> list[str]:
+        return [n for n in ("hyperliquid", "aster", "paper") if getattr(self, n).enabled]
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> ExchangesConfig:
+        if not self.enabled:
+            raise ValueError("no exchange is enabled: set enabled true on hyperliquid, aster or paper")
+        return self
+
+
+class PositionLimits(Strict):
+    max_positions_per_symbol: PosInt = 1
+    max_total_positions: PosInt = 5
+    max_position_size_usd: PosDecimal = Decimal(10_000)
+
+
+class TradingConfig(Strict):
+    default_exchange: Literal["hyperliquid", "aster", "paper"] | None = None
+    default_leverage: PosInt = 1
+    max_leverage: PosInt = 10
+    min_order_size: NonNegDecimal = Decimal(10)
+    max_order_size: PosDecimal = Decimal(10_000)
+    default_slippage: Annotated[Decimal, Field(gt=0, le=Decimal("0.5"))] = Decimal("0.005")
+    order_timeout: PosDecimal = Decimal(30)
+    position_limits: PositionLimits = PositionLimits()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TradingConfig:
+        if self.default_leverage > self.max_leverage:
+            raise ValueError(f"default_leverage {self.default_leverage} exceeds max_leverage {self.max_leverage}")
+        if self.min_order_size > self.max_order_size:
+            raise ValueError(f"min_order_size {self.min_order_size} exceeds max_order_size {self.max_order_size}")
+        return self
+
+
+class RiskConfig(Strict):
+    daily_loss_limit: PosDecimal = Decimal(500)
+    max_drawdown_percent: Annotated[Decimal, Field(gt=0, le=100)] = Decimal(10)
+    emergency_stop_enabled: bool = False
+    position_size_limit: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.25")
+    correlation_limit: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.8")
+
+
+class StorageConfig(Strict):
+    path: str = "tradebot.db"
+
+
+class AlertsConfig(Strict):
+    fills: AlertMode = "on"
+    orders: AlertMode = "on"
+    risk: AlertMode = "on"
+    streams: AlertMode = "on"
+    reports: AlertMode = "on"
+    daily_report_cron: str = "0 20 * * *"
+
+    @field_validator("daily_report_cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if len(v.split()) != 5:
+            raise ValueError("must be a 5-field cron expression, e.g. '0 20 * * *' (minute hour day month weekday)")
+        return v
+
+
+class KillConfig(Strict):
+    flatten: Literal["always", "ask", "never"] = "ask"
+
+
+class Config(Strict):
+    telegram: TelegramConfig = TelegramConfig()
+    exchanges: ExchangesConfig
+    trading: TradingConfig = TradingConfig()
+    risk: RiskConfig = RiskConfig()
+    storage: StorageConfig = StorageConfig()
+    timezone: str = "UTC"
+    alerts: AlertsConfig = AlertsConfig()
+    kill: KillConfig = KillConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name such as 'UTC' or 'Europe/Berlin'") from None
+        return v
+
+    @model_validator(mode="after")
+    def _default_exchange_enabled(self) -> Config:
+        d = self.trading.default_exchange
+        if d is not None and d not in self.exchanges.enabled:
+            raise ValueError(f"trading.default_exchange is {d!r} but that exchange is not enabled")
+        return self

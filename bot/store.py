@@ -1,0 +1,382 @@
+"""SQLite persistence (aiosqlite, WAL): orders, fills, confirmations, audit, equity, state, alert outbox.
+
+Durability: WAL with synchronous=NORMAL survives a killed process (SIGKILL) with every committed
+transaction intact; only a power loss can drop the last commits, and start-up reconciliation
+against the venues (which adopts unknown orders) covers that case. Money is stored as TEXT so no
+digit is ever lost to a float. Schema changes are numbered migrations keyed on PRAGMA user_version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import aiosqlite
+
+from exchanges.models import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE orders (
+        client_id    TEXT PRIMARY KEY,
+        exchange     TEXT NOT NULL,
+        symbol       TEXT NOT NULL,
+        side         TEXT NOT NULL,
+        size         TEXT NOT NULL,
+        price        TEXT,
+        order_type   TEXT NOT NULL,
+        tif          TEXT NOT NULL,
+        reduce_only  INTEGER NOT NULL,
+        status       TEXT NOT NULL,
+        order_id     TEXT,
+        filled       TEXT NOT NULL DEFAULT '0',
+        avg_price    TEXT,
+        trigger_price TEXT,
+        reason       TEXT,
+        created_ms   INTEGER NOT NULL,
+        updated_ms   INTEGER NOT NULL,
+        extra        TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX orders_status ON orders(status);
+    CREATE INDEX orders_venue_id ON orders(exchange, order_id);
+    CREATE TABLE fills (
+        exchange     TEXT NOT NULL,
+        fill_id      TEXT NOT NULL,
+        order_id     TEXT NOT NULL,
+        client_id    TEXT,
+        symbol       TEXT NOT NULL,
+        side         TEXT NOT NULL,
+        price        TEXT NOT NULL,
+        size         TEXT NOT NULL,
+        fee          TEXT NOT NULL,
+        fee_asset    TEXT NOT NULL,
+        realized_pnl TEXT NOT NULL,
+        is_maker     INTEGER NOT NULL,
+        liquidation  INTEGER NOT NULL,
+        ts_ms        INTEGER NOT NULL,
+        PRIMARY KEY (exchange, fill_id)
+    );
+    CREATE INDEX fills_ts ON fills(ts_ms);
+    CREATE TABLE confirmations (
+        token       TEXT PRIMARY KEY,
+        user_id     INTEGER NOT NULL,
+        chat_id     INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        payload     TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        expires_ms  INTEGER NOT NULL,
+        consumed_ms INTEGER
+    );
+    CREATE TABLE audit (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts_ms    INTEGER NOT NULL,
+        user_id  INTEGER,
+        chat_id  INTEGER,
+        kind     TEXT NOT NULL,
+        text     TEXT NOT NULL,
+        outcome  TEXT NOT NULL
+    );
+    CREATE TABLE equity (
+        ts_ms    INTEGER NOT NULL,
+        exchange TEXT NOT NULL,
+        equity   TEXT NOT NULL,
+        PRIMARY KEY (exchange, ts_ms)
+    );
+    CREATE TABLE state (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE outbox (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_ms  INTEGER NOT NULL,
+        chat_id     TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        silent      INTEGER NOT NULL DEFAULT 0,
+        payload     TEXT NOT NULL DEFAULT '{}',
+        dedupe_key  TEXT UNIQUE,
+        status      TEXT NOT NULL DEFAULT 'pending',
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT,
+        sent_ms     INTEGER,
+        message_id  INTEGER
+    );
+    CREATE INDEX outbox_pending ON outbox(status, id);
+    """,
+)
+
+_ORDER_COLS = ("client_id", "exchange", "symbol", "side", "size", "price", "order_type", "tif", "reduce_only",
+               "status", "order_id", "filled", "avg_price", "trigger_price", "reason", "created_ms", "updated_ms")
+_FILL_COLS = ("exchange", "fill_id", "order_id", "client_id", "symbol", "side", "price", "size", "fee", "fee_asset",
+              "realized_pnl", "is_maker", "liquidation", "ts_ms")
+
+
+def _s(d: Decimal | None) -> str | None:
+    return None if d is None else str(d)
+
+
+def _d(s: str | None) -> Decimal | None:
+    return None if s is None else Decimal(s)
+
+
+def _order_row(o: Order) -> tuple[Any, ...]:
+    return (o.client_id, o.exchange, o.symbol, o.side.value, str(o.size), _s(o.price), o.order_type.value,
+            o.tif.value, int(o.reduce_only), o.status.value, o.order_id, str(o.filled), _s(o.avg_price),
+            _s(o.trigger_price), o.reason, o.created_ms, o.updated_ms)
+
+
+def _order_from(r: aiosqlite.Row) -> Order:
+    return Order(
+        exchange=r["exchange"], symbol=r["symbol"], side=Side(r["side"]), size=Decimal(r["size"]),
+        price=_d(r["price"]), status=OrderStatus(r["status"]), order_id=r["order_id"], client_id=r["client_id"],
+        order_type=OrderType(r["order_type"]), tif=TimeInForce(r["tif"]), reduce_only=bool(r["reduce_only"]),
+        filled=Decimal(r["filled"]), avg_price=_d(r["avg_price"]), trigger_price=_d(r["trigger_price"]),
+        created_ms=r["created_ms"], updated_ms=r["updated_ms"], reason=r["reason"],
+    )
+
+
+def _fill_from(r: aiosqlite.Row) -> Fill:
+    return Fill(
+        exchange=r["exchange"], fill_id=r["fill_id"], order_id=r["order_id"], client_id=r["client_id"],
+        symbol=r["symbol"], side=Side(r["side"]), price=Decimal(r["price"]), size=Decimal(r["size"]),
+        fee=Decimal(r["fee"]), fee_asset=r["fee_asset"], realized_pnl=Decimal(r["realized_pnl"]),
+        is_maker=bool(r["is_maker"]), liquidation=bool(r["liquidation"]), ts_ms=r["ts_ms"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    token: str
+    user_id: int
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    chat_id: str
+    kind: str
+    text: str
+    silent: bool
+    payload: dict[str, Any]
+    attempts: int
+    created_ms: int
+
+
+class Store:
+    def __init__(self, path: str):
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("store is not open")
+        return self._db
+
+    async def open(self) -> None:
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a write never waits on an
+        # upgrade from a read lock ("database is locked" between order and record)
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        self._db.row_factory = aiosqlite.Row
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+            await self._db.execute(f"PRAGMA {pragma}")
+        await self._migrate()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def _migrate(self) -> None:
+        async with self.db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = row[0] if row else 0
+        if version > len(MIGRATIONS):
+            raise RuntimeError(f"{self.path} has schema version {version}, newer than this tradebot ({len(MIGRATIONS)})")
+        for i, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            async with self.transaction():
+                for stmt in filter(str.strip, sql.split(";")):
+                    await self.db.execute(stmt)
+                await self.db.execute(f"PRAGMA user_version={i}")
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        await self.db.execute("COMMIT")
+
+    async def _one(self, sql: str, args: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        async with self.db.execute(sql, tuple(args)) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, args: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.db.execute(sql, tuple(args)) as cur:
+            return list(await cur.fetchall())
+
+    # ---- orders ----
+    async def insert_order(self, order: Order, extra: dict[str, Any] | None = None) -> None:
+        """Store an order intent; committed before the function returns. Duplicate client ids raise."""
+        if not order.client_id:
+            raise ValueError("an order row needs a client id")
+        cols = ", ".join((*_ORDER_COLS, "extra"))
+        marks = ", ".join("?" * (len(_ORDER_COLS) + 1))
+        async with self.transaction() as db:
+            await db.execute(f"INSERT INTO orders ({cols}) VALUES ({marks})",
+                             (*_order_row(order), json.dumps(extra or {})))
+
+    async def update_order(self, order: Order) -> None:
+        sets = ", ".join(f"{c} = ?" for c in _ORDER_COLS[1:])
+        async with self.transaction() as db:
+            await db.execute(f"UPDATE orders SET {sets} WHERE client_id = ?", (*_order_row(order)[1:], order.client_id))
+
+    async def get_order(self, client_id: str) -> Order | None:
+        r = await self._one("SELECT * FROM orders WHERE client_id = ?", (client_id,))
+        return _order_from(r) if r else None
+
+    async def get_order_by_venue_id(self, exchange: str, order_id: str) -> Order | None:
+        r = await self._one("SELECT * FROM orders WHERE exchange = ? AND order_id = ?", (exchange, order_id))
+        return _order_from(r) if r else None
+
+    async def orders_with_status(self, statuses: Iterable[OrderStatus], exchange: str | None = None) -> list[Order]:
+        st = [s.value for s in statuses]
+        sql = f"SELECT * FROM orders WHERE status IN ({', '.join('?' * len(st))})"
+        args: list[Any] = list(st)
+        if exchange is not None:
+            sql += " AND exchange = ?"
+            args.append(exchange)
+        return [_order_from(r) for r in await self._all(sql + " ORDER BY created_ms", args)]
+
+    async def order_extra(self, client_id: str) -> dict[str, Any]:
+        r = await self._one("SELECT extra FROM orders WHERE client_id = ?", (client_id,))
+        return json.loads(r["extra"]) if r else {}
+
+    # ---- fills ----
+    async def add_fill(self, fill: Fill, order: Order | None = None) -> bool:
+        """Store a fill once (deduped by venue fill id) and, in the same transaction, the order it
+        moved. Returns False when the fill was already known (and then changes nothing)."""
+        f = fill
+        row = (f.exchange, f.fill_id, f.order_id, f.client_id, f.symbol, f.side.value, str(f.price), str(f.size),
+               str(f.fee), f.fee_asset, str(f.realized_pnl), int(f.is_maker), int(f.liquidation), f.ts_ms)
+        async with self.transaction() as db:
+            cur = await db.execute(
+                f"INSERT OR IGNORE INTO fills ({', '.join(_FILL_COLS)}) VALUES ({', '.join('?' * len(_FILL_COLS))})", row
+            )
+            if cur.rowcount == 0:
+                return False
+            if order is not None and order.client_id:
+                sets = ", ".join(f"{c} = ?" for c in _ORDER_COLS[1:])
+                await db.execute(f"UPDATE orders SET {sets} WHERE client_id = ?",
+                                 (*_order_row(order)[1:], order.client_id))
+        return True
+
+    async def fills_since(self, since_ms: int, exchange: str | None = None) -> list[Fill]:
+        sql, args = "SELECT * FROM fills WHERE ts_ms >= ?", [since_ms]
+        if exchange is not None:
+            sql += " AND exchange = ?"
+            args.append(exchange)  # type: ignore[arg-type]
+        return [_fill_from(r) for r in await self._all(sql + " ORDER BY ts_ms, fill_id", args)]
+
+    async def fills_for_order(self, exchange: str, order_id: str) -> list[Fill]:
+        rows = await self._all("SELECT * FROM fills WHERE exchange = ? AND order_id = ? ORDER BY ts_ms",
+                               (exchange, order_id))
+        return [_fill_from(r) for r in rows]
+
+    async def last_fill_ms(self, exchange: str) -> int | None:
+        r = await self._one("SELECT MAX(ts_ms) AS m FROM fills WHERE exchange = ?", (exchange,))
+        return r["m"] if r else None
+
+    # ---- confirmations ----
+    async def put_confirmation(self, c: Confirmation, now_ms: int) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO confirmations (token, user_id, chat_id, kind, payload, created_ms, expires_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (c.token, c.user_id, c.chat_id, c.kind, json.dumps(c.payload), now_ms, c.expires_ms),
+            )
+
+    async def consume_confirmation(self, token: str, user_id: int, now_ms: int) -> tuple[str, Confirmation | None]:
+        """Atomically use a token once. Outcome: ok | unknown | used | not_yours | expired."""
+        async with self.transaction() as db:
+            async with db.execute("SELECT * FROM confirmations WHERE token = ?", (token,)) as cur:
+                r = await cur.fetchone()
+            if r is None:
+                return "unknown", None
+            c = Confirmation(r["token"], r["user_id"], r["chat_id"], r["kind"], json.loads(r["payload"]),
+                             r["expires_ms"])
+            if r["consumed_ms"] is not None:
+                return "used", c
+            if r["user_id"] != user_id:
+                return "not_yours", c
+            if r["expires_ms"] <= now_ms:
+                return "expired", c
+            await db.execute("UPDATE confirmations SET consumed_ms = ? WHERE token = ?", (now_ms, token))
+            return "ok", c
+
+    # ---- audit, equity, state ----
+    async def audit(self, ts_ms: int, user_id: int | None, chat_id: int | None, kind: str, text: str,
+                    outcome: str) -> None:
+        async with self.transaction() as db:
+            await db.execute("INSERT INTO audit (ts_ms, user_id, chat_id, kind, text, outcome) VALUES (?,?,?,?,?,?)",
+                             (ts_ms, user_id, chat_id, kind, text, outcome))
+
+    async def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self._all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))]
+
+    async def add_equity(self, ts_ms: int, exchange: str, equity: Decimal) -> None:
+        async with self.transaction() as db:
+            await db.execute("INSERT OR REPLACE INTO equity (ts_ms, exchange, equity) VALUES (?, ?, ?)",
+                             (ts_ms, exchange, str(equity)))
+
+    async def equity_since(self, since_ms: int) -> list[tuple[int, str, Decimal]]:
+        rows = await self._all("SELECT * FROM equity WHERE ts_ms >= ? ORDER BY ts_ms", (since_ms,))
+        return [(r["ts_ms"], r["exchange"], Decimal(r["equity"])) for r in rows]
+
+    async def get_state(self, key: str) -> str | None:
+        r = await self._one("SELECT value FROM state WHERE key = ?", (key,))
+        return r["value"] if r else None
+
+    async def set_state(self, key: str, value: str, now_ms: int) -> None:
+        async with self.transaction() as db:
+            await db.execute("INSERT INTO state (key, value, updated_ms) VALUES (?, ?, ?) ON CONFLICT(key)"
+                             " DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms",
+                             (key, value, now_ms))
+
+    # ---- alert outbox ----
+    async def outbox_add(self, now_ms: int, chat_id: str, kind: str, text: str, *, silent: bool = False,
+                         payload: dict[str, Any] | None = None, dedupe_key: str | None = None) -> int | None:
+        """Queue an alert; None when `dedupe_key` was queued before (never send twice)."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "INSERT OR IGNORE INTO outbox (created_ms, chat_id, kind, text, silent, payload, dedupe_key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (now_ms, chat_id, kind, text, int(silent), json.dumps(payload or {}), dedupe_key),
+            )
+            return cur.lastrowid if cur.rowcount else None
+
+    async def outbox_pending(self, limit: int = 100) -> list[OutboxItem]:
+        rows = await self._all("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,))
+        return [OutboxItem(r["id"], r["chat_id"], r["kind"], r["text"], bool(r["silent"]), json.loads(r["payload"]),
+                           r["attempts"], r["created_ms"]) for r in rows]
+
+    async def outbox_sent(self, item_id: int, now_ms: int, message_id: int | None) -> None:
+        async with self.transaction() as db:
+            await db.execute("UPDATE outbox SET status = 'sent', sent_ms = ?, message_id = ? WHERE id = ?",
+                             (now_ms, message_id, item_id))
+
+    async def outbox_failed(self, item_id: int, error: str, *, give_up: bool = False) -> None:
+        async with self.transaction() as db:
+            await db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, status = ? WHERE id = ?",
+                             (error, "failed" if give_up else "pending", item_id))

@@ -1,0 +1,116 @@
+"""The exchange adapter contract. Every venue and the paper exchange implement it.
+
+Adapters own signing, nonces, rate limits, reconnects and error mapping; callers see only the
+domain model and the error hierarchy. Trading calls (`place`, `cancel`, `cancel_all`, `modify`,
+`set_leverage`) are reached only through the OrderManager.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+from exchanges.errors import InvalidSymbolError
+from exchanges.models import (
+    AccountBalances,
+    Candle,
+    Event,
+    Fill,
+    FundingPayment,
+    FundingRate,
+    Market,
+    Order,
+    OrderBook,
+    OrderRequest,
+    Position,
+    Ticker,
+)
+
+
+class Exchange(abc.ABC):
+    name: str
+
+    # ---- lifecycle ----
+    @abc.abstractmethod
+    async def connect(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # ---- market data ----
+    @abc.abstractmethod
+    async def markets(self) -> dict[str, Market]:
+        """Markets keyed by the symbol the trader types."""
+
+    async def market(self, symbol: str) -> Market:
+        markets = await self.markets()
+        try:
+            return markets[symbol]
+        except KeyError:
+            raise InvalidSymbolError(f"unknown market {symbol!r}", venue=self.name) from None
+
+    @abc.abstractmethod
+    async def ticker(self, symbol: str) -> Ticker: ...
+
+    @abc.abstractmethod
+    async def order_book(self, symbol: str, depth: int = 20) -> OrderBook: ...
+
+    @abc.abstractmethod
+    async def candles(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]: ...
+
+    @abc.abstractmethod
+    async def funding_rate(self, symbol: str) -> FundingRate: ...
+
+    # ---- account ----
+    @abc.abstractmethod
+    async def balances(self) -> AccountBalances: ...
+
+    @abc.abstractmethod
+    async def positions(self) -> list[Position]: ...
+
+    @abc.abstractmethod
+    async def open_orders(self) -> list[Order]: ...
+
+    @abc.abstractmethod
+    async def fills(self, since_ms: int) -> list[Fill]: ...
+
+    @abc.abstractmethod
+    async def funding_payments(self, since_ms: int) -> list[FundingPayment]: ...
+
+    # ---- trading (OrderManager only) ----
+    @abc.abstractmethod
+    async def place(self, request: OrderRequest) -> Order:
+        """Send one order. `request.client_id` is required and passed to the venue."""
+
+    @abc.abstractmethod
+    async def cancel(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> None: ...
+
+    @abc.abstractmethod
+    async def cancel_all(self, symbol: str | None = None) -> list[Order]:
+        """Cancel every open order (optionally of one market); returns what was cancelled."""
+
+    @abc.abstractmethod
+    async def modify(self, order_id: str, symbol: str, *, price: Decimal | None, size: Decimal | None) -> Order: ...
+
+    @abc.abstractmethod
+    async def set_leverage(self, symbol: str, leverage: int, *, cross: bool = True) -> None: ...
+
+    @abc.abstractmethod
+    async def order_status(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> Order:
+        """Look an order up; raises OrderNotFoundError when the venue has never seen it."""
+
+    # ---- venue dead man's switch ----
+    @abc.abstractmethod
+    async def arm_dead_man_switch(self, timeout_s: int) -> None: ...
+
+    @abc.abstractmethod
+    async def disarm_dead_man_switch(self) -> None: ...
+
+    # ---- streams ----
+    @abc.abstractmethod
+    def events(self) -> AsyncIterator[Event]:
+        """Normalised events (fills, order updates, account updates, stream status)."""
+
+
+__all__ = ["Exchange"]

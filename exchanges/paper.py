@@ -1,0 +1,328 @@
+"""The paper exchange: the adapter contract, in process, on the sim matching engine.
+
+Prices follow the engine's seeded walk (offline, deterministic), advanced by a background task
+every `tick_interval_s` (None: only when `tick()` is called, as tests do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+
+from exchanges.base import Exchange
+from exchanges.errors import (
+    ExchangeError,
+    InsufficientBalanceError,
+    InvalidOrderError,
+    InvalidSymbolError,
+    OrderNotFoundError,
+)
+from exchanges.models import (
+    AccountBalances,
+    Balance,
+    BookLevel,
+    Candle,
+    Event,
+    Fill,
+    FillEvent,
+    FundingEvent,
+    FundingPayment,
+    FundingRate,
+    Liquidation,
+    Market,
+    Order,
+    OrderBook,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    Position,
+    StreamStatus,
+    Ticker,
+)
+from sim.book import SimOrder
+from sim.engine import Engine, Reject, SimFill, SimFunding, SimLiquidation
+from sim.markets import default_markets, starting_prices
+
+ZERO = Decimal(0)
+_ERRORS: dict[str, type[ExchangeError]] = {
+    "UNKNOWN_MARKET": InvalidSymbolError,
+    "MARGIN": InsufficientBalanceError,
+    "SPOT_BALANCE": InsufficientBalanceError,
+    "UNKNOWN_ORDER": OrderNotFoundError,
+    "MODIFY_CLOSED": OrderNotFoundError,
+}
+_REASONS = {
+    "user": "cancelled",
+    "ioc": "unfilled remainder of an immediate-or-cancel order cancelled",
+    "reduce_only": "cancelled: reduce-only order with no position left to reduce",
+    "self_trade": "cancelled to prevent a self-trade",
+    "scheduled": "cancelled by the dead man's switch",
+    "liquidation": "cancelled by liquidation",
+    "sibling_filled": "cancelled: the other TP/SL leg filled",
+    "parent_canceled": "cancelled with its parent order",
+    "modified": "replaced by a modified order",
+    "triggered": "triggered",
+}
+_INTERVAL_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
+
+
+def map_reject(exc: Reject, venue: str) -> ExchangeError:
+    cls = _ERRORS.get(exc.code, InvalidOrderError)
+    return cls(exc.message, venue=venue, raw=exc.message, code=exc.code)
+
+
+def order_from_sim(o: SimOrder, venue: str) -> Order:
+    status = o.status
+    if status is OrderStatus.OPEN and o.filled > 0:
+        status = OrderStatus.PARTIALLY_FILLED
+    if o.trigger_px is not None:
+        otype = OrderType.TAKE_PROFIT if o.tpsl == "tp" else OrderType.STOP
+    else:
+        otype = OrderType.MARKET if o.is_market else OrderType.LIMIT
+    reason = _REASONS.get(o.reason or "", o.reason)
+    return Order(
+        exchange=venue, symbol=o.symbol, side=o.side, size=o.size, price=o.price, status=status,
+        order_id=str(o.oid), client_id=o.cloid, order_type=otype, tif=o.tif, reduce_only=o.reduce_only,
+        filled=o.filled, avg_price=o.avg_price, trigger_price=o.trigger_px, created_ms=o.ts_ms,
+        updated_ms=o.status_ms, reason=reason,
+    )
+
+
+def fill_from_sim(f: SimFill, venue: str) -> Fill:
+    return Fill(
+        exchange=venue, fill_id=str(f.tid), order_id=str(f.oid), client_id=f.cloid, symbol=f.symbol, side=f.side,
+        price=f.price, size=f.size, fee=f.fee, ts_ms=f.ts_ms, realized_pnl=f.closed_pnl, is_maker=not f.crossed,
+        liquidation=f.liquidation,
+    )
+
+
+class PaperExchange(Exchange):
+    def __init__(
+        self,
+        *,
+        starting_balance: Decimal = Decimal(10_000),
+        seed: int = 1,
+        clock: Callable[[], int] | None = None,
+        tick_interval_s: float | None = 1.0,
+        name: str = "paper",
+        engine: Engine | None = None,
+        account: str = "paper",
+    ):
+        self.name = name
+        kw = {"clock": clock} if clock is not None else {}
+        self.engine = engine or Engine(default_markets(name), starting_prices(), seed=seed, **kw)
+        self.account = account
+        self.starting_balance = starting_balance
+        self.tick_interval_s = tick_interval_s
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._ticker: asyncio.Task[None] | None = None
+        self._history: dict[str, deque[tuple[int, Decimal]]] = {s: deque(maxlen=20_000) for s in self.engine.markets}
+        self._markets = {s: self._as_own(m) for s, m in self.engine.markets.items()}
+        self._connected = False
+
+    def _as_own(self, m: Market) -> Market:
+        from dataclasses import replace
+
+        return m if m.exchange == self.name else replace(m, exchange=self.name)
+
+    # ---- lifecycle ----
+    async def connect(self) -> None:
+        if self._connected:
+            return
+        if self.account not in self.engine.accounts:
+            self.engine.fund(self.account, self.starting_balance)
+            self.engine.fund(self.account, self.starting_balance, spot=True)
+        self.engine.subscribe(self._on_engine)
+        self._record_prices()
+        if self.tick_interval_s:
+            self._ticker = asyncio.create_task(self._tick_loop(), name=f"{self.name}-prices")
+        self._connected = True
+        self._queue.put_nowait(StreamStatus(self.name, True, self.engine.clock()))
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        self.engine.unsubscribe(self._on_engine)
+        if self._connected:
+            self._queue.put_nowait(StreamStatus(self.name, False, self.engine.clock(), "closed"))
+        self._connected = False
+
+    async def _tick_loop(self) -> None:
+        assert self.tick_interval_s
+        while True:
+            await asyncio.sleep(self.tick_interval_s)
+            self.tick()
+
+    def tick(self, n: int = 1) -> None:
+        """Advance the simulated market n steps (tests call this instead of waiting)."""
+        for _ in range(n):
+            self.engine.step()
+            self._record_prices()
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        self.engine.set_price(symbol, price)
+        self._record_prices()
+
+    def _record_prices(self) -> None:
+        now = self.engine.clock()
+        for s, px in self.engine.mids.items():
+            self._history[s].append((now, px))
+
+    def _on_engine(self, kind: str, payload: object) -> None:
+        if isinstance(payload, SimOrder) and payload.account == self.account and kind == "order":
+            self._queue.put_nowait(OrderUpdate(order_from_sim(payload, self.name), payload.status_ms))
+        elif isinstance(payload, SimFill) and payload.account == self.account:
+            self._queue.put_nowait(FillEvent(fill_from_sim(payload, self.name)))
+        elif isinstance(payload, SimFunding) and payload.account == self.account:
+            self._queue.put_nowait(FundingEvent(self._funding(payload)))
+        elif isinstance(payload, SimLiquidation) and payload.account == self.account:
+            self._queue.put_nowait(Liquidation(self.name, payload.symbol, payload.size, payload.price, payload.ts_ms))
+
+    def _funding(self, f: SimFunding) -> FundingPayment:
+        return FundingPayment(self.name, f.symbol, f.usdc, f.rate, f.szi, f.ts_ms)
+
+    async def events(self) -> AsyncIterator[Event]:  # type: ignore[override]
+        while True:
+            yield await self._queue.get()
+
+    # ---- market data ----
+    async def markets(self) -> dict[str, Market]:
+        return dict(self._markets)
+
+    def _check_symbol(self, symbol: str) -> None:
+        if symbol not in self._markets:
+            raise InvalidSymbolError(f"unknown market {symbol!r}", venue=self.name)
+
+    async def ticker(self, symbol: str) -> Ticker:
+        self._check_symbol(symbol)
+        book = self.engine.books[symbol]
+        mark = self.engine.mark(symbol)
+        return Ticker(self.name, symbol, book.best_bid(), book.best_ask(), mark, self.engine.clock(), last=mark)
+
+    async def order_book(self, symbol: str, depth: int = 20) -> OrderBook:
+        self._check_symbol(symbol)
+        bids, asks = self.engine.books[symbol].depth(depth)
+        return OrderBook(
+            self.name, symbol, tuple(BookLevel(p, s) for p, s, _ in bids), tuple(BookLevel(p, s) for p, s, _ in asks),
+            self.engine.clock(),
+        )
+
+    async def candles(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
+        self._check_symbol(symbol)
+        step = _INTERVAL_MS.get(interval)
+        if step is None:
+            raise InvalidOrderError(f"unsupported candle interval {interval!r}; use one of {', '.join(_INTERVAL_MS)}")
+        out: dict[int, list[Decimal]] = {}
+        for ts, px in self._history[symbol]:
+            if start_ms <= ts <= end_ms:
+                c = out.setdefault(ts - ts % step, [px, px, px, px])
+                c[1], c[2], c[3] = max(c[1], px), min(c[2], px), px
+        return [Candle(t, o, h, low, c, ZERO) for t, (o, h, low, c) in sorted(out.items())]
+
+    async def funding_rate(self, symbol: str) -> FundingRate:
+        self._check_symbol(symbol)
+        return FundingRate(self.name, symbol, self.engine.funding_rates[symbol], 1, mark=self.engine.mark(symbol))
+
+    # ---- account ----
+    async def balances(self) -> AccountBalances:
+        e, a = self.engine, self.account
+        e.account(a)
+        spot = []
+        for asset, total in sorted(e.accounts[a].spot.items()):
+            if total == 0:
+                continue
+            mark = Decimal(1) if asset == "USDC" else e.mids.get(f"{asset}/USDC")
+            spot.append(Balance(asset, total, e.spot_available(a, asset), total * mark if mark is not None else None))
+        return AccountBalances(
+            self.name, e.account_value(a), e.margin_used(a), e.withdrawable(a), tuple(spot), e.clock()
+        )
+
+    async def positions(self) -> list[Position]:
+        return [
+            Position(
+                exchange=self.name, symbol=p.symbol, size=p.size, entry_price=p.entry, mark_price=p.mark,
+                unrealized_pnl=p.unrealized_pnl, leverage=p.leverage, margin_used=p.margin_used,
+                liquidation_price=p.liquidation_price, leverage_type="cross" if p.cross else "isolated",
+                realized_pnl=p.realized_pnl, funding=p.funding,
+            )
+            for p in self.engine.positions_view(self.account)
+        ]
+
+    async def open_orders(self) -> list[Order]:
+        return [order_from_sim(o, self.name) for o in self.engine.open_orders(self.account)]
+
+    async def fills(self, since_ms: int) -> list[Fill]:
+        return [fill_from_sim(f, self.name) for f in self.engine.fills.get(self.account, []) if f.ts_ms >= since_ms]
+
+    async def funding_payments(self, since_ms: int) -> list[FundingPayment]:
+        return [self._funding(f) for f in self.engine.fundings.get(self.account, []) if f.ts_ms >= since_ms]
+
+    # ---- trading ----
+    async def place(self, request: OrderRequest) -> Order:
+        if not request.client_id:
+            raise InvalidOrderError("a client id is required", venue=self.name)
+        self._check_symbol(request.symbol)
+        try:
+            return order_from_sim(self.engine.place(self.account, request), self.name)
+        except Reject as exc:
+            raise map_reject(exc, self.name) from None
+
+    async def cancel(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> None:
+        try:
+            self.engine.cancel(self.account, oid=_oid(order_id), cloid=client_id)
+        except Reject as exc:
+            raise map_reject(exc, self.name) from None
+
+    async def cancel_all(self, symbol: str | None = None) -> list[Order]:
+        return [order_from_sim(o, self.name) for o in self.engine.cancel_all(self.account, symbol)]
+
+    async def modify(self, order_id: str, symbol: str, *, price: Decimal | None, size: Decimal | None) -> Order:
+        old = self.engine.find(self.account, oid=_oid(order_id))
+        if old is None:
+            raise OrderNotFoundError(f"order {order_id} not found", venue=self.name)
+        req = OrderRequest(
+            exchange=self.name, symbol=old.symbol, side=old.side, size=size if size is not None else old.remaining,
+            price=price if price is not None else old.price, tif=old.tif, reduce_only=old.reduce_only,
+            client_id=old.cloid,
+        )
+        try:
+            return order_from_sim(self.engine.modify(self.account, req, oid=old.oid), self.name)
+        except Reject as exc:
+            raise map_reject(exc, self.name) from None
+
+    async def set_leverage(self, symbol: str, leverage: int, *, cross: bool = True) -> None:
+        try:
+            self.engine.set_leverage(self.account, symbol, leverage, cross)
+        except Reject as exc:
+            raise map_reject(exc, self.name) from None
+
+    async def order_status(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> Order:
+        o = self.engine.find(self.account, oid=_oid(order_id), cloid=client_id)
+        if o is None:
+            raise OrderNotFoundError(f"order {order_id or client_id} not found", venue=self.name)
+        return order_from_sim(o, self.name)
+
+    async def arm_dead_man_switch(self, timeout_s: int) -> None:
+        self.engine.schedule_cancel(self.account, self.engine.clock() + timeout_s * 1000)
+
+    async def disarm_dead_man_switch(self) -> None:
+        self.engine.schedule_cancel(self.account, None)
+
+
+def _oid(order_id: str | None) -> int | None:
+    if order_id is None:
+        return None
+    try:
+        return int(order_id)
+    except ValueError:
+        raise OrderNotFoundError(f"order id {order_id!r} is not a paper order id") from None
+
+
+__all__ = ["PaperExchange", "fill_from_sim", "map_reject", "order_from_sim"]

@@ -1,0 +1,77 @@
+"""Accounts of the simulated venue: cross-margin perp positions and spot balances, and the math.
+
+Maintenance margin follows Hyperliquid: half the initial margin at the market's maximum leverage,
+so the maintenance rate is 1 / (2 * max_leverage).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class SimPosition:
+    size: Decimal = ZERO  # signed
+    entry: Decimal = ZERO
+    leverage: int = 20
+    cross: bool = True
+    realized: Decimal = ZERO  # since open
+    funding: Decimal = ZERO  # since open, positive = received
+
+
+@dataclass
+class SimAccount:
+    name: str
+    collateral: Decimal = ZERO  # perp USDC: deposits + realized PnL - fees + funding
+    spot: dict[str, Decimal] = field(default_factory=dict)
+    positions: dict[str, SimPosition] = field(default_factory=dict)
+    leverage: dict[str, tuple[int, bool]] = field(default_factory=dict)  # symbol -> (leverage, cross)
+
+    def position(self, symbol: str) -> SimPosition:
+        pos = self.positions.get(symbol)
+        if pos is None:
+            lev, cross = self.leverage.get(symbol, (20, True))
+            pos = self.positions[symbol] = SimPosition(leverage=lev, cross=cross)
+        return pos
+
+
+def apply_fill(size: Decimal, entry: Decimal, signed_qty: Decimal, price: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+    """New (size, entry, realized PnL) after trading `signed_qty` at `price`."""
+    if size == 0 or (size > 0) == (signed_qty > 0):
+        new_size = size + signed_qty
+        new_entry = (abs(size) * entry + abs(signed_qty) * price) / abs(new_size)
+        return new_size, new_entry, ZERO
+    closed = min(abs(signed_qty), abs(size))
+    realized = closed * (price - entry) * (1 if size > 0 else -1)
+    new_size = size + signed_qty
+    if new_size == 0:
+        return ZERO, ZERO, realized
+    if (new_size > 0) == (size > 0):
+        return new_size, entry, realized
+    return new_size, price, realized  # flipped: the remainder opens at the fill price
+
+
+def unrealized(size: Decimal, entry: Decimal, mark: Decimal) -> Decimal:
+    return (mark - entry) * size
+
+
+def maintenance_rate(max_leverage: int) -> Decimal:
+    return Decimal(1) / Decimal(2 * max_leverage)
+
+
+def liquidation_price(
+    size: Decimal, mark: Decimal, account_value: Decimal, other_maintenance: Decimal, mmr: Decimal
+) -> Decimal | None:
+    """Mark price at which cross account value equals maintenance margin, the other positions held
+    at their current marks. None when it would be at or below zero (no liquidation possible)."""
+    if size == 0:
+        return None
+    if size > 0:
+        px = (mark * size + other_maintenance - account_value) / (size * (1 - mmr))
+    else:
+        a = -size
+        px = (account_value + mark * a - other_maintenance) / (a * (1 + mmr))
+    return px if px > 0 else None
