@@ -8,6 +8,7 @@ digit is ever lost to a float. Schema changes are numbered migrations keyed on P
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable
@@ -175,6 +176,8 @@ class Store:
     def __init__(self, path: str):
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        # one connection serves every coroutine: transactions must take turns on it
+        self._tx_lock = asyncio.Lock()
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -201,7 +204,10 @@ class Store:
             row = await cur.fetchone()
         version = row[0] if row else 0
         if version > len(MIGRATIONS):
-            raise RuntimeError(f"{self.path} has schema version {version}, newer than this tradebot ({len(MIGRATIONS)})")
+            raise RuntimeError(
+                f"{self.path} has schema version {version}, newer than this tradebot"
+                f" ({len(MIGRATIONS)}): upgrade tradebot"
+            )
         for i, sql in enumerate(MIGRATIONS[version:], start=version + 1):
             async with self.transaction():
                 for stmt in filter(str.strip, sql.split(";")):
@@ -210,13 +216,16 @@ class Store:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
-        await self.db.execute("COMMIT")
+        async with self._tx_lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            committed = False
+            try:
+                yield self.db
+                await self.db.execute("COMMIT")
+                committed = True
+            finally:  # an error or a cancellation must not leave the transaction open
+                if not committed:
+                    await self.db.execute("ROLLBACK")
 
     async def _one(self, sql: str, args: Iterable[Any] = ()) -> aiosqlite.Row | None:
         async with self.db.execute(sql, tuple(args)) as cur:
@@ -271,9 +280,8 @@ class Store:
         row = (f.exchange, f.fill_id, f.order_id, f.client_id, f.symbol, f.side.value, str(f.price), str(f.size),
                str(f.fee), f.fee_asset, str(f.realized_pnl), int(f.is_maker), int(f.liquidation), f.ts_ms)
         async with self.transaction() as db:
-            cur = await db.execute(
-                f"INSERT OR IGNORE INTO fills ({', '.join(_FILL_COLS)}) VALUES ({', '.join('?' * len(_FILL_COLS))})", row
-            )
+            marks = ", ".join("?" * len(_FILL_COLS))
+            cur = await db.execute(f"INSERT OR IGNORE INTO fills ({', '.join(_FILL_COLS)}) VALUES ({marks})", row)
             if cur.rowcount == 0:
                 return False
             if order is not None and order.client_id:

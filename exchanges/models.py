@@ -165,7 +165,9 @@ class Market:
             )
         return notional
 
-    def prepare(self, price: Decimal, size: Decimal, side: Side, *, reduce_only: bool = False) -> tuple[Decimal, Decimal]:
+    def prepare(
+        self, price: Decimal, size: Decimal, side: Side, *, reduce_only: bool = False
+    ) -> tuple[Decimal, Decimal]:
         """Round a limit order to the venue's rules and check its minimum value."""
         px = self.round_price_passive(price, side)
         sz = self.round_size(size)

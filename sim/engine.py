@@ -23,7 +23,6 @@ from sim.markets import PriceWalk
 from sim.matching import Matching, Reject, SimFill, SimFunding, SimLiquidation
 
 ZERO = Decimal(0)
-TRIGGER_MARKET_SLIPPAGE = Decimal("0.10")  # Hyperliquid: trigger market orders tolerate 10 %
 
 
 Listener = Callable[[str, object], None]
@@ -132,7 +131,9 @@ class Engine(Matching, Ledger):
         self.run_scheduled_cancels()
         self._flush()
 
-    def set_liquidity(self, symbol: str, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]) -> None:
+    def set_liquidity(
+        self, symbol: str, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]
+    ) -> None:
         """Replace the synthetic ladder (until the next price move): explicit books for tests."""
         self.books[symbol].set_synthetic(bids, asks)
 
@@ -258,7 +259,8 @@ class Engine(Matching, Ledger):
         if not m.is_valid_size(req.size):
             raise self._rejected(name, req, "SIZE", "Order has invalid size.")
         if not req.reduce_only and price * req.size < m.min_notional:
-            raise self._rejected(name, req, "MIN_NOTIONAL", f"Order must have minimum value of ${to_wire(m.min_notional)}.")
+            msg = f"Order must have minimum value of ${to_wire(m.min_notional)}."
+            raise self._rejected(name, req, "MIN_NOTIONAL", msg)
         if m.kind is MarketKind.PERP:
             pos = acct.positions.get(req.symbol)
             size = pos.size if pos else ZERO

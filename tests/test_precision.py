@@ -69,7 +69,7 @@ def test_passive_rounding_never_worsens_the_limit(hl_perps):
 
 def test_size_rounds_down_to_lot_and_refuses_zero(hl_perps, hl_spot):
     assert hl_perps["BTC"].round_size(D("0.123456789")) == D("0.12345")
-    with pytest.raises(InvalidOrderError, match="rounds to zero; the smallest size is 0.00001"):
+    with pytest.raises(InvalidOrderError, match=r"rounds to zero; the smallest size is 0\.00001"):
         hl_perps["BTC"].round_size(D("0.000004"))
     with pytest.raises(InvalidOrderError, match="rounds to zero; the smallest size is 1"):
         hl_spot["PURR/USDC"].round_size(D("0.9"))

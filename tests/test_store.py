@@ -1,0 +1,137 @@
+"""SQLite store: migrations, dedupe, atomic confirmations, outbox, and consistency after SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from decimal import Decimal as D
+
+import pytest
+
+from bot.store import MIGRATIONS, Confirmation, Store
+from exchanges.models import Fill, Order, OrderStatus, Side
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+async def store(tmp_path):
+    s = Store(str(tmp_path / "t.db"))
+    await s.open()
+    yield s
+    await s.close()
+
+
+def order(cid: str = "c1", **kw) -> Order:
+    base = dict(exchange="paper", symbol="BTC", side=Side.BUY, size=D("0.5"), price=D("100000.5"),
+                status=OrderStatus.PENDING, client_id=cid, created_ms=1, updated_ms=1)
+    base.update(kw)
+    return Order(**base)
+
+
+def fill(fid: str = "f1", **kw) -> Fill:
+    base = dict(exchange="paper", fill_id=fid, order_id="9", symbol="BTC", side=Side.BUY, price=D("100000.5"),
+                size=D("0.1"), fee=D("4.500022500"), ts_ms=5, client_id="c1")
+    base.update(kw)
+    return Fill(**base)
+
+
+async def test_schema_version_and_wal(store, tmp_path):
+    with sqlite3.connect(tmp_path / "t.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    await store.close()
+    await store.open()  # reopening applies nothing twice
+
+
+async def test_orders_round_trip_exact_decimals_and_unique_client_id(store):
+    await store.insert_order(order(), extra={"chat": 1})
+    got = await store.get_order("c1")
+    assert got == order() and got.price == D("100000.5")
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.insert_order(order())
+    await store.update_order(order(status=OrderStatus.OPEN, order_id="9"))
+    assert (await store.get_order_by_venue_id("paper", "9")).status is OrderStatus.OPEN
+    assert [o.client_id for o in await store.orders_with_status([OrderStatus.OPEN])] == ["c1"]
+    assert await store.order_extra("c1") == {"chat": 1}
+
+
+async def test_a_fill_seen_twice_is_stored_once(store):
+    await store.insert_order(order())
+    moved = order(filled=D("0.1"), status=OrderStatus.PARTIALLY_FILLED)
+    assert await store.add_fill(fill(), moved) is True
+    assert await store.add_fill(fill(), order(filled=D("0.2"))) is False  # replay changes nothing
+    assert (await store.get_order("c1")).filled == D("0.1")
+    assert await store.fills_since(0) == [fill()]
+    assert (await store.fills_since(0))[0].fee == D("4.500022500")
+    assert await store.last_fill_ms("paper") == 5
+    assert await store.fills_for_order("paper", "9") == [fill()]
+
+
+async def test_confirmation_tokens_are_single_use_personal_and_expire(store):
+    c = Confirmation("tok", 42, 42, "order", {"symbol": "BTC"}, expires_ms=1000)
+    await store.put_confirmation(c, now_ms=0)
+    assert (await store.consume_confirmation("tok", 7, 10))[0] == "not_yours"
+    assert (await store.consume_confirmation("nope", 42, 10))[0] == "unknown"
+    outcome, got = await store.consume_confirmation("tok", 42, 10)
+    assert outcome == "ok" and got.payload == {"symbol": "BTC"}
+    assert (await store.consume_confirmation("tok", 42, 11))[0] == "used"
+    await store.put_confirmation(Confirmation("late", 42, 42, "order", {}, 1000), now_ms=0)
+    assert (await store.consume_confirmation("late", 42, 1000))[0] == "expired"
+
+
+async def test_concurrent_consumers_get_one_ok(store):
+    await store.put_confirmation(Confirmation("race", 1, 1, "order", {}, 10_000), now_ms=0)
+    results = await asyncio.gather(*(store.consume_confirmation("race", 1, 5) for _ in range(10)))
+    assert [r[0] for r in results].count("ok") == 1
+
+
+async def test_state_audit_equity_outbox(store):
+    await store.set_state("trading_state", "HALTED", 1)
+    await store.set_state("trading_state", "ACTIVE", 2)
+    assert await store.get_state("trading_state") == "ACTIVE"
+    await store.audit(1, 42, 42, "command", "/balance", "ok")
+    assert (await store.audit_log())[0]["text"] == "/balance"
+    await store.add_equity(1, "paper", D("10000.01"))
+    assert await store.equity_since(0) == [(1, "paper", D("10000.01"))]
+    a = await store.outbox_add(1, "42", "fill", "filled", dedupe_key="fill:1")
+    assert await store.outbox_add(2, "42", "fill", "filled again", dedupe_key="fill:1") is None
+    b = await store.outbox_add(3, "42", "risk", "loss", silent=True)
+    assert [i.id for i in await store.outbox_pending()] == [a, b]
+    await store.outbox_failed(a, "429")
+    await store.outbox_sent(a, 4, 77)
+    [left] = await store.outbox_pending()
+    assert left.id == b and left.silent
+
+
+def test_sigkill_mid_write_leaves_a_consistent_database(tmp_path):
+    path = tmp_path / "crash.db"
+    for delay_lines in (5, 40, 120):
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.store_writer", str(path)], cwd=ROOT, env=env,
+            stdout=subprocess.PIPE, text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            for _ in range(delay_lines):
+                assert proc.stdout.readline().startswith("progress")
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        assert proc.returncode == -signal.SIGKILL
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            orders = db.execute("SELECT client_id, filled, status FROM orders").fetchall()
+            assert len(orders) >= delay_lines
+            for cid, filled, status in orders:
+                sizes = [D(r[0]) for r in db.execute("SELECT size FROM fills WHERE client_id = ?", (cid,))]
+                # each fill and its order update commit together: never one without the other
+                assert D(filled) == sum(sizes, D(0)), cid
+                assert (status == "filled") == (len(sizes) == 3)
+        path.unlink()
+        for suffix in ("-wal", "-shm"):
+            (tmp_path / f"crash.db{suffix}").unlink(missing_ok=True)
