@@ -186,12 +186,35 @@ class TradingConfig(Strict):
         return self
 
 
+class DeadManSwitchConfig(Strict):
+    enabled: bool = False
+    timeout_seconds: Annotated[int, Field(ge=5, le=86_400)] = 60
+    refresh_seconds: Annotated[int, Field(ge=1)] = 20
+
+    @model_validator(mode="after")
+    def _refresh_before_timeout(self) -> DeadManSwitchConfig:
+        if self.refresh_seconds >= self.timeout_seconds:
+            raise ValueError(
+                "refresh_seconds must be shorter than timeout_seconds, or the switch fires between refreshes"
+            )
+        return self
+
+
 class RiskConfig(Strict):
     daily_loss_limit: PosDecimal = Decimal(500)
     max_drawdown_percent: Annotated[Decimal, Field(gt=0, le=100)] = Decimal(10)
     emergency_stop_enabled: bool = False
     position_size_limit: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.25")
     correlation_limit: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.8")
+    correlation_window: Annotated[int, Field(ge=3, le=500)] = 48
+    correlation_interval: Literal["1m", "5m", "15m", "1h", "4h", "1d"] = "1h"
+    price_band_percent: PosDecimal = Decimal(5)
+    max_data_age_seconds: PosDecimal = Decimal(10)
+    max_orders_per_minute: PosInt = 20
+    equity_stale_seconds: PosInt = 120
+    warn_fractions: list[Annotated[Decimal, Field(gt=0, lt=1)]] = [Decimal("0.5"), Decimal("0.8")]
+    day_reset_hour: Annotated[int, Field(ge=0, le=23)] = 0
+    dead_man_switch: DeadManSwitchConfig = DeadManSwitchConfig()
 
 
 class StorageConfig(Strict):
@@ -216,6 +239,9 @@ class AlertsConfig(Strict):
 
 class KillConfig(Strict):
     flatten: Literal["always", "ask", "never"] = "ask"
+    retry_attempts: Annotated[int, Field(ge=1, le=50)] = 5
+    retry_backoff_seconds: PosDecimal = Decimal("0.5")
+    flatten_slippage: Annotated[Decimal, Field(gt=0, le=Decimal("0.5"))] = Decimal("0.05")
 
 
 class Config(Strict):

@@ -30,6 +30,8 @@ from exchanges.models import (
 
 class Exchange(abc.ABC):
     name: str
+    taker_fee: Decimal = Decimal("0.00045")  # base-tier rates; adapters set their venue's
+    maker_fee: Decimal = Decimal("0.00015")
 
     # ---- lifecycle ----
     @abc.abstractmethod

@@ -51,6 +51,11 @@ class TimeInForce(StrEnum):
     ALO = "alo"  # post-only
 
 
+CANDLE_INTERVAL_MS: dict[str, int] = {
+    "1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000,
+}
+
+
 class OrderStatus(StrEnum):
     PENDING = "pending"  # intent stored, not yet acknowledged by the venue
     OPEN = "open"
@@ -400,6 +405,7 @@ Event = OrderUpdate | FillEvent | AccountUpdate | Liquidation | FundingEvent | S
 
 
 __all__ = [
+    "CANDLE_INTERVAL_MS",
     "ROUND_DOWN",
     "AccountBalances",
     "AccountUpdate",

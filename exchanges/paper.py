@@ -21,6 +21,7 @@ from exchanges.errors import (
     OrderNotFoundError,
 )
 from exchanges.models import (
+    CANDLE_INTERVAL_MS,
     AccountBalances,
     Balance,
     BookLevel,
@@ -67,7 +68,6 @@ _REASONS = {
     "modified": "replaced by a modified order",
     "triggered": "triggered",
 }
-_INTERVAL_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
 
 
 def map_reject(exc: Reject, venue: str) -> ExchangeError:
@@ -116,6 +116,7 @@ class PaperExchange(Exchange):
         kw = {"clock": clock} if clock is not None else {}
         self.engine = engine or Engine(default_markets(name), starting_prices(), seed=seed, **kw)
         self.account = account
+        self.taker_fee, self.maker_fee = self.engine.taker_fee, self.engine.maker_fee
         self.starting_balance = starting_balance
         self.tick_interval_s = tick_interval_s
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -216,9 +217,10 @@ class PaperExchange(Exchange):
 
     async def candles(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
         self._check_symbol(symbol)
-        step = _INTERVAL_MS.get(interval)
+        step = CANDLE_INTERVAL_MS.get(interval)
         if step is None:
-            raise InvalidOrderError(f"unsupported candle interval {interval!r}; use one of {', '.join(_INTERVAL_MS)}")
+            known = ", ".join(CANDLE_INTERVAL_MS)
+            raise InvalidOrderError(f"unsupported candle interval {interval!r}; use one of {known}")
         out: dict[int, list[Decimal]] = {}
         for ts, px in self._history[symbol]:
             if start_ms <= ts <= end_ms:

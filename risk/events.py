@@ -1,0 +1,122 @@
+"""Notices the risk layer publishes for the alert layer. Risk never formats messages; it publishes facts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from exchanges.models import Order
+
+log = logging.getLogger(__name__)
+
+
+class TradingState(StrEnum):
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"  # only orders that reduce risk
+    HALTED = "HALTED"  # kill switch fired: only closes and cancels
+
+    @property
+    def severity(self) -> int:
+        return {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    old: TradingState
+    new: TradingState
+    reason: str
+    by: str
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAdopted:
+    """An order the store did not know (placed elsewhere): adopted and reported, never cancelled."""
+
+    order: Order
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResolved:
+    """An order whose outcome was unknown (timeout, restart) has been looked up."""
+
+    order: Order
+    how: str
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class LossWarning:
+    kind: str  # "daily_loss" | "drawdown"
+    fraction: Decimal  # warning threshold crossed, e.g. 0.5
+    value: Decimal  # loss in USD or drawdown in percent
+    limit: Decimal
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class LimitBreached:
+    kind: str  # "daily_loss" | "drawdown" | "equity_unknown"
+    value: Decimal | None
+    limit: Decimal | None
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class VenueKillReport:
+    venue: str
+    cancelled: int = 0
+    closed: tuple[str, ...] = ()
+    remaining_orders: int = 0
+    remaining_positions: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.remaining_orders and not self.remaining_positions
+
+
+@dataclass(frozen=True, slots=True)
+class KillReport:
+    reason: str
+    by: str
+    flatten: str  # "always" | "ask" | "never" | "now"
+    venues: tuple[VenueKillReport, ...]
+    ts_ms: int
+    retrying: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.venues)
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyNetRefused:
+    venue: str
+    message: str
+    ts_ms: int
+
+
+Notice = (StateChanged | OrderAdopted | OrderResolved | LossWarning | LimitBreached | KillReport
+          | SafetyNetRefused)
+
+
+class Bus:
+    """Synchronous fan-out. Listeners must not block (the alert layer queues to its outbox)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[Notice], None]] = []
+
+    def subscribe(self, fn: Callable[[Notice], None]) -> None:
+        self._listeners.append(fn)
+
+    def publish(self, notice: Notice) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(notice)
+            except Exception:  # one broken listener must not stop the risk layer
+                log.exception("notice listener failed on %s", type(notice).__name__)

@@ -1,0 +1,262 @@
+"""Pre-trade checks: small pure functions, each with a reason code and a sentence for the trader.
+
+A check returns None (pass) or a Refusal. At a limit is allowed; past it is refused. Orders that
+only reduce a position pass every exposure, loss, rate and state check: they only reduce risk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.config_schema import Config
+from exchanges.models import Market, OrderRequest, Position
+from exchanges.precision import to_wire
+from risk.events import TradingState
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    min_order_usd: Decimal
+    max_order_usd: Decimal
+    max_leverage: int
+    max_position_usd: Decimal
+    position_fraction: Decimal
+    max_positions_per_symbol: int
+    max_total_positions: int
+    correlation_limit: Decimal
+    price_band_percent: Decimal
+    max_data_age_ms: int
+    max_orders_per_minute: int
+
+    @classmethod
+    def from_config(cls, c: Config) -> Limits:
+        t, r = c.trading, c.risk
+        return cls(
+            min_order_usd=t.min_order_size, max_order_usd=t.max_order_size, max_leverage=t.max_leverage,
+            max_position_usd=t.position_limits.max_position_size_usd, position_fraction=r.position_size_limit,
+            max_positions_per_symbol=t.position_limits.max_positions_per_symbol,
+            max_total_positions=t.position_limits.max_total_positions, correlation_limit=r.correlation_limit,
+            price_band_percent=r.price_band_percent, max_data_age_ms=int(r.max_data_age_seconds * 1000),
+            max_orders_per_minute=r.max_orders_per_minute,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LossStatus:
+    daily_loss: Decimal  # positive = loss since day start
+    daily_limit: Decimal
+    drawdown_percent: Decimal
+    drawdown_limit: Decimal
+    equity_known: bool = True
+
+    @property
+    def breached(self) -> str | None:
+        if not self.equity_known:
+            return "equity_unknown"
+        if self.daily_loss > self.daily_limit:
+            return "daily_loss"
+        if self.drawdown_percent > self.drawdown_limit:
+            return "drawdown"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    request: OrderRequest  # already rounded to the market's rules
+    market: Market | None
+    state: TradingState
+    reducing: bool  # only reduces an existing position, never flips it
+    price: Decimal  # expected fill price (limit price, or estimate for market orders)
+    mark: Decimal
+    leverage: int
+    position_before: Decimal  # signed size on this market and venue
+    equity: Decimal | None  # total across venues; None = unknown
+    available_margin: Decimal
+    positions: tuple[Position, ...]  # open positions on every venue
+    data_age_ms: int
+    orders_last_minute: int
+    loss: LossStatus
+    correlations: dict[str, Decimal]  # symbol of an open same-direction position -> correlation
+    limits: Limits
+
+    @property
+    def notional(self) -> Decimal:
+        return self.price * self.request.size
+
+    @property
+    def position_after(self) -> Decimal:
+        return self.position_before + self.request.size * self.request.side.sign
+
+    @property
+    def margin_required(self) -> Decimal:
+        if self.reducing:
+            return ZERO
+        increase = abs(self.position_after) - abs(self.position_before) if not self._flips else abs(self.position_after)
+        return max(ZERO, increase) * self.price / self.leverage
+
+    @property
+    def _flips(self) -> bool:
+        return self.position_before != 0 and (self.position_before > 0) != (self.position_after > 0)
+
+    @property
+    def opens_new_position(self) -> bool:
+        return self.position_before == 0 and self.position_after != 0
+
+
+def _usd(v: Decimal) -> str:
+    return f"${to_wire(v.quantize(Decimal('0.01')))}"
+
+
+def check_state(c: CheckContext) -> Refusal | None:
+    if c.state is TradingState.HALTED:
+        return Refusal("HALTED", "Trading is halted (kill switch). Only closes and cancels are accepted; /resume to"
+                                 " trade again.")
+    if c.state is TradingState.REDUCING:
+        return Refusal("REDUCING", "Trading is in reduce-only mode: only orders that reduce a position are accepted.")
+    return None
+
+
+def check_market(c: CheckContext) -> Refusal | None:
+    if c.market is None:
+        return Refusal("UNKNOWN_MARKET", f"{c.request.symbol} is not a market on {c.request.exchange}.")
+    if not c.market.tradable:
+        return Refusal("NOT_TRADABLE", f"{c.request.symbol} on {c.request.exchange} is not tradable (delisted).")
+    return None
+
+
+def check_venue_min_notional(c: CheckContext) -> Refusal | None:
+    if c.market is not None and c.notional < c.market.min_notional:
+        return Refusal("MIN_NOTIONAL", f"Order value {_usd(c.notional)} is below the venue minimum of"
+                                       f" {_usd(c.market.min_notional)}.")
+    return None
+
+
+def check_order_size(c: CheckContext) -> Refusal | None:
+    if c.notional < c.limits.min_order_usd:
+        return Refusal("ORDER_TOO_SMALL", f"Order value {_usd(c.notional)} is below min_order_size"
+                                          f" {_usd(c.limits.min_order_usd)}.")
+    if c.notional > c.limits.max_order_usd:
+        return Refusal("ORDER_TOO_LARGE", f"Order value {_usd(c.notional)} is above max_order_size"
+                                          f" {_usd(c.limits.max_order_usd)}.")
+    return None
+
+
+def check_leverage(c: CheckContext) -> Refusal | None:
+    cap = min(c.limits.max_leverage, c.market.max_leverage if c.market else c.limits.max_leverage)
+    if c.leverage > cap:
+        return Refusal("LEVERAGE", f"Leverage {c.leverage}x is above the maximum of {cap}x.")
+    return None
+
+
+def check_position_size(c: CheckContext) -> Refusal | None:
+    after = abs(c.position_after) * c.price
+    if after > c.limits.max_position_usd:
+        return Refusal("POSITION_SIZE", f"The position would be {_usd(after)}, above max_position_size_usd"
+                                        f" {_usd(c.limits.max_position_usd)}.")
+    return None
+
+
+def check_position_fraction(c: CheckContext) -> Refusal | None:
+    if c.equity is None:
+        return Refusal("EQUITY_UNKNOWN", "Account equity is unknown right now, so position size cannot be checked.")
+    after = abs(c.position_after) * c.price
+    cap = c.equity * c.limits.position_fraction
+    if after > cap:
+        return Refusal("POSITION_FRACTION", f"The position would be {_usd(after)}, above position_size_limit"
+                                            f" {to_wire(c.limits.position_fraction)} of equity ({_usd(cap)}).")
+    return None
+
+
+def check_position_count(c: CheckContext) -> Refusal | None:
+    if not c.opens_new_position:
+        return None
+    same = sum(1 for p in c.positions if p.symbol == c.request.symbol and p.size != 0)
+    if same >= c.limits.max_positions_per_symbol:
+        return Refusal("MAX_POSITIONS_SYMBOL", f"Already {same} open {c.request.symbol} position(s); the limit is"
+                                               f" {c.limits.max_positions_per_symbol}.")
+    total = sum(1 for p in c.positions if p.size != 0)
+    if total >= c.limits.max_total_positions:
+        return Refusal("MAX_POSITIONS", f"Already {total} open positions; the limit is {c.limits.max_total_positions}.")
+    return None
+
+
+def check_correlation(c: CheckContext) -> Refusal | None:
+    for symbol, corr in sorted(c.correlations.items()):
+        if corr > c.limits.correlation_limit:
+            return Refusal("CORRELATION", f"{c.request.symbol} moves with your open {symbol} position (correlation"
+                                          f" {corr:.2f} > correlation_limit {to_wire(c.limits.correlation_limit)}).")
+    return None
+
+
+def check_price_band(c: CheckContext) -> Refusal | None:
+    if c.request.price is None or c.mark <= 0:
+        return None
+    deviation = abs(c.request.price - c.mark) / c.mark * 100
+    if deviation > c.limits.price_band_percent:
+        return Refusal("PRICE_BAND", f"Limit {to_wire(c.request.price)} is {deviation:.2f}% away from mark"
+                                     f" {to_wire(c.mark)} (band {to_wire(c.limits.price_band_percent)}%).")
+    return None
+
+
+def check_data_age(c: CheckContext) -> Refusal | None:
+    if c.data_age_ms > c.limits.max_data_age_ms:
+        return Refusal("STALE_DATA", f"Market data is {c.data_age_ms / 1000:.1f}s old (limit"
+                                     f" {c.limits.max_data_age_ms / 1000:.1f}s); try again when the feed is back.")
+    return None
+
+
+def check_order_rate(c: CheckContext) -> Refusal | None:
+    if c.orders_last_minute >= c.limits.max_orders_per_minute:
+        return Refusal("ORDER_RATE", f"{c.orders_last_minute} orders in the last minute; the limit is"
+                                     f" {c.limits.max_orders_per_minute}.")
+    return None
+
+
+def check_margin(c: CheckContext) -> Refusal | None:
+    need = c.margin_required
+    if need > c.available_margin:
+        return Refusal("INSUFFICIENT_MARGIN", f"Needs {_usd(need)} of margin; {_usd(c.available_margin)}"
+                                              " is available.")
+    return None
+
+
+def check_loss(c: CheckContext) -> Refusal | None:
+    kind = c.loss.breached
+    if kind == "daily_loss":
+        return Refusal("DAILY_LOSS", f"Daily loss {_usd(c.loss.daily_loss)} is past daily_loss_limit"
+                                     f" {_usd(c.loss.daily_limit)}.")
+    if kind == "drawdown":
+        return Refusal("DRAWDOWN", f"Drawdown {c.loss.drawdown_percent:.2f}% is past max_drawdown_percent"
+                                   f" {to_wire(c.loss.drawdown_limit)}%.")
+    if kind == "equity_unknown":
+        return Refusal("EQUITY_UNKNOWN", "Equity has been unknown for too long; new exposure is blocked until the"
+                                         " venues answer again.")
+    return None
+
+
+Check = Callable[[CheckContext], Refusal | None]
+# always applied (a close into a market that does not exist is still refused)
+ALWAYS: tuple[Check, ...] = (check_market,)
+# skipped for orders that only reduce a position
+EXPOSURE: tuple[Check, ...] = (
+    check_state, check_loss, check_venue_min_notional, check_order_size, check_leverage, check_position_size,
+    check_position_fraction, check_position_count, check_correlation, check_price_band, check_data_age,
+    check_order_rate, check_margin,
+)
+
+
+def run_checks(c: CheckContext) -> list[Refusal]:
+    out = [r for chk in ALWAYS if (r := chk(c))]
+    if out or c.reducing:
+        return out
+    return [r for chk in EXPOSURE if (r := chk(c))]
