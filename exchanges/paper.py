@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from exchanges.base import Exchange
@@ -19,6 +20,8 @@ from exchanges.errors import (
     InvalidOrderError,
     InvalidSymbolError,
     OrderNotFoundError,
+    OrderStateUnknown,
+    VenueUnavailable,
 )
 from exchanges.models import (
     CANDLE_INTERVAL_MS,
@@ -68,6 +71,16 @@ _REASONS = {
     "modified": "replaced by a modified order",
     "triggered": "triggered",
 }
+
+
+@dataclass
+class PaperFaults:
+    """Faults a trader (demo) or a test can switch on to see the bot cope."""
+
+    down: bool = False  # every call fails as if the venue were unreachable
+    latency_s: float = 0.0  # added to every call
+    lose_responses: int = 0  # the next N orders are accepted, then the answer is lost
+    fail_before_send: int = 0  # the next N orders fail before reaching the venue
 
 
 def map_reject(exc: Reject, venue: str) -> ExchangeError:
@@ -124,11 +137,16 @@ class PaperExchange(Exchange):
         self._history: dict[str, deque[tuple[int, Decimal]]] = {s: deque(maxlen=20_000) for s in self.engine.markets}
         self._markets = {s: self._as_own(m) for s, m in self.engine.markets.items()}
         self._connected = False
+        self.faults = PaperFaults()
 
     def _as_own(self, m: Market) -> Market:
-        from dataclasses import replace
-
         return m if m.exchange == self.name else replace(m, exchange=self.name)
+
+    async def _gate(self) -> None:
+        if self.faults.latency_s:
+            await asyncio.sleep(self.faults.latency_s)
+        if self.faults.down:
+            raise VenueUnavailable("paper venue is down (fault injected)", venue=self.name)
 
     # ---- lifecycle ----
     async def connect(self) -> None:
@@ -195,6 +213,7 @@ class PaperExchange(Exchange):
 
     # ---- market data ----
     async def markets(self) -> dict[str, Market]:
+        await self._gate()
         return dict(self._markets)
 
     def _check_symbol(self, symbol: str) -> None:
@@ -202,12 +221,14 @@ class PaperExchange(Exchange):
             raise InvalidSymbolError(f"unknown market {symbol!r}", venue=self.name)
 
     async def ticker(self, symbol: str) -> Ticker:
+        await self._gate()
         self._check_symbol(symbol)
         book = self.engine.books[symbol]
         mark = self.engine.mark(symbol)
         return Ticker(self.name, symbol, book.best_bid(), book.best_ask(), mark, self.engine.clock(), last=mark)
 
     async def order_book(self, symbol: str, depth: int = 20) -> OrderBook:
+        await self._gate()
         self._check_symbol(symbol)
         bids, asks = self.engine.books[symbol].depth(depth)
         return OrderBook(
@@ -216,6 +237,7 @@ class PaperExchange(Exchange):
         )
 
     async def candles(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
+        await self._gate()
         self._check_symbol(symbol)
         step = CANDLE_INTERVAL_MS.get(interval)
         if step is None:
@@ -229,11 +251,13 @@ class PaperExchange(Exchange):
         return [Candle(t, o, h, low, c, ZERO) for t, (o, h, low, c) in sorted(out.items())]
 
     async def funding_rate(self, symbol: str) -> FundingRate:
+        await self._gate()
         self._check_symbol(symbol)
         return FundingRate(self.name, symbol, self.engine.funding_rates[symbol], 1, mark=self.engine.mark(symbol))
 
     # ---- account ----
     async def balances(self) -> AccountBalances:
+        await self._gate()
         e, a = self.engine, self.account
         e.account(a)
         spot = []
@@ -247,6 +271,7 @@ class PaperExchange(Exchange):
         )
 
     async def positions(self) -> list[Position]:
+        await self._gate()
         return [
             Position(
                 exchange=self.name, symbol=p.symbol, size=p.size, entry_price=p.entry, mark_price=p.mark,
@@ -258,34 +283,51 @@ class PaperExchange(Exchange):
         ]
 
     async def open_orders(self) -> list[Order]:
+        await self._gate()
         return [order_from_sim(o, self.name) for o in self.engine.open_orders(self.account)]
 
     async def fills(self, since_ms: int) -> list[Fill]:
+        await self._gate()
         return [fill_from_sim(f, self.name) for f in self.engine.fills.get(self.account, []) if f.ts_ms >= since_ms]
 
     async def funding_payments(self, since_ms: int) -> list[FundingPayment]:
+        await self._gate()
         return [self._funding(f) for f in self.engine.fundings.get(self.account, []) if f.ts_ms >= since_ms]
 
     # ---- trading ----
     async def place(self, request: OrderRequest) -> Order:
+        await self._gate()
         if not request.client_id:
             raise InvalidOrderError("a client id is required", venue=self.name)
         self._check_symbol(request.symbol)
+        if self.faults.fail_before_send > 0:
+            self.faults.fail_before_send -= 1
+            raise VenueUnavailable("connection refused (fault injected)", venue=self.name)
         try:
-            return order_from_sim(self.engine.place(self.account, request), self.name)
+            order = order_from_sim(self.engine.place(self.account, request), self.name)
         except Reject as exc:
+            if self.faults.lose_responses > 0:
+                self.faults.lose_responses -= 1
+                raise OrderStateUnknown("response lost (fault injected)", venue=self.name) from None
             raise map_reject(exc, self.name) from None
+        if self.faults.lose_responses > 0:
+            self.faults.lose_responses -= 1
+            raise OrderStateUnknown("response lost after the order was accepted (fault injected)", venue=self.name)
+        return order
 
     async def cancel(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> None:
+        await self._gate()
         try:
             self.engine.cancel(self.account, oid=_oid(order_id), cloid=client_id)
         except Reject as exc:
             raise map_reject(exc, self.name) from None
 
     async def cancel_all(self, symbol: str | None = None) -> list[Order]:
+        await self._gate()
         return [order_from_sim(o, self.name) for o in self.engine.cancel_all(self.account, symbol)]
 
     async def modify(self, order_id: str, symbol: str, *, price: Decimal | None, size: Decimal | None) -> Order:
+        await self._gate()
         old = self.engine.find(self.account, oid=_oid(order_id))
         if old is None:
             raise OrderNotFoundError(f"order {order_id} not found", venue=self.name)
@@ -300,21 +342,25 @@ class PaperExchange(Exchange):
             raise map_reject(exc, self.name) from None
 
     async def set_leverage(self, symbol: str, leverage: int, *, cross: bool = True) -> None:
+        await self._gate()
         try:
             self.engine.set_leverage(self.account, symbol, leverage, cross)
         except Reject as exc:
             raise map_reject(exc, self.name) from None
 
     async def order_status(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> Order:
+        await self._gate()
         o = self.engine.find(self.account, oid=_oid(order_id), cloid=client_id)
         if o is None:
             raise OrderNotFoundError(f"order {order_id or client_id} not found", venue=self.name)
         return order_from_sim(o, self.name)
 
     async def arm_dead_man_switch(self, timeout_s: int) -> None:
+        await self._gate()
         self.engine.schedule_cancel(self.account, self.engine.clock() + timeout_s * 1000)
 
     async def disarm_dead_man_switch(self) -> None:
+        await self._gate()
         self.engine.schedule_cancel(self.account, None)
 
 
@@ -327,4 +373,4 @@ def _oid(order_id: str | None) -> int | None:
         raise OrderNotFoundError(f"order id {order_id!r} is not a paper order id") from None
 
 
-__all__ = ["PaperExchange", "fill_from_sim", "map_reject", "order_from_sim"]
+__all__ = ["PaperExchange", "PaperFaults", "fill_from_sim", "map_reject", "order_from_sim"]

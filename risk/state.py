@@ -27,16 +27,24 @@ class StateBook:
             value, _, reason = raw.partition("|")
             self.state, self.reason = TradingState(value), reason
 
-    async def set(self, new: TradingState, reason: str, by: str) -> bool:
-        """Change state. Memory first, synchronously, so every check after this line sees it; then
-        persisted. Returns False when nothing changed."""
+    def apply_now(self, new: TradingState, reason: str) -> TradingState:
+        """Change the state in memory, synchronously: every check after this line sees it.
+        Returns the previous state; persist() must follow."""
         old = self.state
-        if old is new:
-            return False
         self.state, self.reason = new, reason
-        await self.store.set_state(STATE_KEY, f"{new.value}|{reason}", self.clock())
-        log.warning("trading state %s -> %s (%s, by %s)", old, new, reason, by)
-        self.bus.publish(StateChanged(old, new, reason, by, self.clock()))
+        return old
+
+    async def persist(self, old: TradingState, by: str) -> None:
+        await self.store.set_state(STATE_KEY, f"{self.state.value}|{self.reason}", self.clock())
+        if old is not self.state:
+            log.warning("trading state %s -> %s (%s, by %s)", old, self.state, self.reason, by)
+            self.bus.publish(StateChanged(old, self.state, self.reason, by, self.clock()))
+
+    async def set(self, new: TradingState, reason: str, by: str) -> bool:
+        """Change and persist the state. Returns False when nothing changed."""
+        if self.state is new:
+            return False
+        await self.persist(self.apply_now(new, reason), by)
         return True
 
     async def escalate(self, new: TradingState, reason: str, by: str) -> bool:

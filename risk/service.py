@@ -1,0 +1,103 @@
+"""The risk layer assembled: one object the app, handlers and jobs reach it through."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.config_schema import Config
+from bot.store import Store
+from exchanges.base import Exchange
+from exchanges.errors import ExchangeError
+from risk.events import Bus
+from risk.killswitch import KillSwitch
+from risk.monitor import RiskMonitor
+from risk.orders import OrderManager
+from risk.pnl import PnLTracker
+from risk.safety import SafetyNet
+from risk.state import StateBook
+from risk.sync import OrderSync
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Risk:
+    bus: Bus
+    state: StateBook
+    pnl: PnLTracker
+    orders: OrderManager
+    sync: OrderSync
+    kill: KillSwitch
+    monitor: RiskMonitor
+    safety: SafetyNet
+    config: Config
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, exchanges: dict[str, Exchange], store: Store, config: Config, clock: Callable[[], int],
+              **manager_kw: Any) -> Risk:
+        bus = Bus()
+        state = StateBook(store, bus, clock)
+        pnl = PnLTracker(store, bus, clock, config)
+        orders = OrderManager(exchanges, store, state, pnl, config, bus, clock, **manager_kw)
+        kill = KillSwitch(orders, state, bus, config, clock)
+        return cls(bus, state, pnl, orders, OrderSync(orders), kill, RiskMonitor(orders, pnl, state, kill, config),
+                   SafetyNet(orders, bus, clock, config.risk.dead_man_switch.timeout_seconds), config)
+
+    async def start(self, *, loops: bool = True, monitor_interval_s: float = 5.0) -> None:
+        await self.state.load()
+        await self.pnl.load()
+        for venue in self.orders.exchanges:
+            self.state.block_venue(venue, "not reconciled with the venue yet")
+        results = await asyncio.gather(*(self.sync.reconcile(v) for v in self.orders.exchanges),
+                                       return_exceptions=True)
+        for venue, res in zip(self.orders.exchanges, results, strict=True):
+            if isinstance(res, BaseException):
+                log.error("reconciliation with %s failed (%s); it stays REDUCING and is retried", venue, res)
+                self._spawn(self._reconcile_until_done(venue), f"reconcile-{venue}")
+        if not loops:
+            return
+        for venue in self.orders.exchanges:
+            self._spawn(self.sync.run(venue), f"events-{venue}")
+        self._spawn(self._every(monitor_interval_s, self.monitor.check_once), "risk-monitor")
+        dms = self.config.risk.dead_man_switch
+        if dms.enabled:
+            self._spawn(self._every(dms.refresh_seconds, self.safety.refresh_once), "dead-man-switch")
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        self.tasks.append(asyncio.create_task(coro, name=name))
+
+    async def _reconcile_until_done(self, venue: str) -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.sync.reconcile(venue)
+                log.info("reconciled with %s", venue)
+                return
+            except (ExchangeError, OSError, TimeoutError) as exc:
+                log.warning("reconciliation with %s failed again: %s", venue, exc)
+                delay = min(delay * 2, 60.0)
+
+    @staticmethod
+    async def _every(interval_s: float, fn: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        while True:
+            try:
+                await fn()
+            except Exception:  # a failed round is logged; the next one still runs
+                log.exception("periodic %s failed", getattr(fn, "__qualname__", fn))
+            await asyncio.sleep(interval_s)
+
+    async def stop(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        for t in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self.tasks.clear()
+        await self.kill.close()
