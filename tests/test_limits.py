@@ -66,8 +66,9 @@ def test_venue_min_notional():
 
 
 def test_min_order_size():
-    assert codes(sized("0.001", "10000")) == []  # exactly $10
-    assert codes(sized("0.001", "9999.5")) == ["ORDER_TOO_SMALL"]  # one tick under
+    limits = replace(LIMITS, min_order_usd=D(25))  # above the venue's $10 minimum
+    assert codes(sized("0.001", "25000", limits=limits)) == []  # exactly $25
+    assert codes(sized("0.001", "24999.5", limits=limits)) == ["ORDER_TOO_SMALL"]  # one tick under
 
 
 def test_max_order_size():
