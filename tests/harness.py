@@ -18,7 +18,7 @@ from sim.markets import default_markets, starting_prices
 from tests.conftest import FakeClock
 
 
-def test_config(**sections: Any) -> Config:
+def make_config(**sections: Any) -> Config:
     raw: dict[str, Any] = {
         "exchanges": {"paper": {"enabled": True}},
         "trading": {"default_leverage": 10, "max_leverage": 20, "min_order_size": 10, "max_order_size": 1_000_000,
@@ -52,7 +52,7 @@ class Rig:
     path: Path
 
     @property
-    def orders(self):  # noqa: ANN201
+    def orders(self):
         return self.risk.orders
 
     async def drain(self) -> None:
@@ -73,7 +73,7 @@ class Rig:
 async def rig(tmp_path: Path, clock: FakeClock, venues: dict[str, Exchange] | None = None,
               config: Config | None = None, *, connect: bool = True, start: bool = True) -> Rig:
     venues = venues or {"paper": paper(clock)}
-    config = config or test_config()
+    config = config or make_config()
     store = Store(str(tmp_path / "bot.db"))
     await store.open()
     if connect:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from decimal import Decimal as D
+from typing import ClassVar
 
 import pytest
 
@@ -54,7 +55,7 @@ class SpyPaper(PaperExchange):
     """Reads the database from another connection at the moment the order goes out."""
 
     db_path = ""
-    seen: list[tuple[str, str]] = []
+    seen: ClassVar[list[tuple[str, str]]] = []
 
     async def place(self, request):
         with sqlite3.connect(self.db_path) as db:
