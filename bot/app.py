@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
+from collections.abc import Callable
 
 from bot.config import Config
 from bot.store import Store
 from exchanges.base import Exchange
 from exchanges.paper import PaperExchange
+from risk.service import Risk
 
 log = logging.getLogger("tradebot")
 
@@ -38,11 +41,17 @@ def build_exchanges(config: Config) -> dict[str, Exchange]:
     return out
 
 
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 class App:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, *, clock: Callable[[], int] = now_ms):
         self.config = config
+        self.clock = clock
         self.store = Store(config.storage.path)
         self.exchanges = build_exchanges(config)
+        self.risk = Risk.build(self.exchanges, self.store, config, clock)
         self._stop = asyncio.Event()
 
     async def start(self) -> None:
@@ -54,8 +63,11 @@ class App:
             else:
                 bal = await self.exchanges[name].balances()
                 log.info("exchange %s connected: account value %s USDC", name, bal.account_value)
+        await self.risk.start()
+        log.info("trading state %s", self.risk.state.state)
 
     async def stop(self) -> None:
+        await self.risk.stop()
         await asyncio.gather(*(ex.close() for ex in self.exchanges.values()), return_exceptions=True)
         await self.store.close()
 
