@@ -9,9 +9,13 @@ import time
 from collections.abc import Callable
 
 from bot.config import Config
+from bot.desk import Desk
+from bot.services import Services
 from bot.store import Store
+from bot.telegram import TelegramFrontend
 from exchanges.base import Exchange
 from exchanges.paper import PaperExchange
+from handlers.common import BotServices
 from risk.service import Risk
 
 log = logging.getLogger("tradebot")
@@ -32,7 +36,7 @@ def build_exchanges(config: Config) -> dict[str, Exchange]:
             )
         out["paper"] = PaperExchange(
             starting_balance=ex.paper.starting_balance, seed=ex.paper.seed,
-            tick_interval_s=float(ex.paper.tick_interval_seconds),
+            tick_interval_s=float(ex.paper.tick_interval_seconds) or None,
         )
     for name in ("hyperliquid", "aster"):
         if getattr(ex, name).enabled:
@@ -52,6 +56,16 @@ class App:
         self.store = Store(config.storage.path)
         self.exchanges = build_exchanges(config)
         self.risk = Risk.build(self.exchanges, self.store, config, clock)
+        self.services = Services(self.risk, self.store, config, clock)
+        self.desk = Desk(self.risk, self.store, config, clock, config.telegram.confirm_ttl_seconds)
+        self.telegram: TelegramFrontend | None = None
+        tg = config.telegram
+        if tg.enabled:
+            self.telegram = TelegramFrontend(
+                tg.bot_token.get_secret_value(), tg.base_url,
+                BotServices(self.services, self.desk, self.risk, self.store, config, clock,
+                            tg.authorized_user_ids, tg.chat_id),
+            )
         self._stop = asyncio.Event()
 
     async def start(self) -> None:
@@ -65,8 +79,14 @@ class App:
                 log.info("exchange %s connected: account value %s USDC", name, bal.account_value)
         await self.risk.start()
         log.info("trading state %s", self.risk.state.state)
+        if self.telegram is not None:
+            await self.telegram.start()
+        else:
+            log.info("Telegram is off (no telegram.bot_token)")
 
     async def stop(self) -> None:
+        if self.telegram is not None:
+            await self.telegram.stop()
         await self.risk.stop()
         await asyncio.gather(*(ex.close() for ex in self.exchanges.values()), return_exceptions=True)
         await self.store.close()

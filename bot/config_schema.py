@@ -37,6 +37,7 @@ class TelegramConfig(Strict):
     chat_id: int | str | None = None
     allowed_user_ids: list[int] = []
     base_url: str = "https://api.telegram.org/bot"
+    confirm_ttl_seconds: Annotated[int, Field(ge=10, le=3600)] = 60
 
     @property
     def enabled(self) -> bool:
@@ -142,7 +143,7 @@ class PaperConfig(Strict):
     starting_balance: PosDecimal = Decimal(10_000)
     price_source: Literal["sim", "hyperliquid", "aster"] = "sim"
     seed: int = 1
-    tick_interval_seconds: PosDecimal = Decimal(1)
+    tick_interval_seconds: NonNegDecimal = Decimal(1)  # 0: prices move only when told (tests, demos)
 
 
 class ExchangesConfig(Strict):

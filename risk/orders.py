@@ -241,7 +241,11 @@ class OrderManager:
 
     # ---- place ----
     async def place(self, req: OrderRequest, *, origin: str = "") -> Placed:
-        pv = await self.preview(req)
+        """Preview on fresh data and, if every check passes, send."""
+        return await self.execute(await self.preview(req), origin=origin)
+
+    async def execute(self, pv: Preview, *, origin: str = "") -> Placed:
+        """Send a preview just made on fresh data (the confirm path re-previews, then executes)."""
         if not pv.ok:
             raise OrderRefused(pv.refusals, pv)
         return Placed(await self.send(pv.request, reducing=pv.reducing, origin=origin), pv)

@@ -58,6 +58,14 @@ class PnLTracker:
         local = datetime.fromtimestamp(ts_ms / 1000, UTC).astimezone(self.tz) - timedelta(hours=self.reset_hour)
         return local.date().isoformat()
 
+    def day_start_ms(self, ts_ms: int) -> int:
+        """When the loss-limit day containing ts_ms began (reset hour, configured time zone)."""
+        local = datetime.fromtimestamp(ts_ms / 1000, UTC).astimezone(self.tz)
+        start = local.replace(hour=self.reset_hour, minute=0, second=0, microsecond=0)
+        if start > local:
+            start -= timedelta(days=1)
+        return int(start.timestamp() * 1000)
+
     @property
     def daily_pnl(self) -> Decimal:
         if self.equity is None or self.day_start is None:

@@ -11,7 +11,7 @@ import logging
 from dataclasses import replace
 
 from exchanges.errors import ExchangeError, OrderNotFoundError
-from exchanges.models import Event, Fill, FillEvent, Order, OrderStatus, OrderUpdate
+from exchanges.models import Event, Fill, FillEvent, Order, OrderStatus, OrderUpdate, StreamStatus
 from risk.events import OrderAdopted
 from risk.order_state import LIVE, merge, with_fills
 from risk.orders import OrderManager
@@ -25,6 +25,7 @@ class OrderSync:
         self.m = manager
         self._deferred: list[Event] = []
         self.reports: dict[str, dict[str, object]] = {}
+        self.streams: dict[str, tuple[bool, int]] = {}  # venue -> (connected, last event ms)
 
     async def _find(self, venue: str, client_id: str | None, order_id: str | None) -> Order | None:
         store = self.m.store
@@ -90,6 +91,8 @@ class OrderSync:
     async def run(self, venue: str) -> None:
         """Consume a venue's event stream until cancelled."""
         async for ev in self.m.venue(venue).events():
+            connected = ev.connected if isinstance(ev, StreamStatus) else self.streams.get(venue, (True, 0))[0]
+            self.streams[venue] = (connected, self.m.clock())
             try:
                 await self.handle(ev)
                 if self._deferred and not self.m._inflight:

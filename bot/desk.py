@@ -1,0 +1,162 @@
+"""The trading desk: quotes, single-use confirmations and what happens on Confirm.
+
+Used by the Telegram handlers (and usable from any other front end): it holds no Telegram code.
+A confirmation is a random token stored with the requesting user and an expiry; the button carries
+only the token. Confirm re-checks on fresh prices; a price that moved beyond the slippage bound
+gives a fresh quote instead of an order.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from bot.config_schema import Config
+from bot.store import Confirmation, Store
+from exchanges.models import Order, OrderRequest, OrderType, Side, TimeInForce
+from exchanges.precision import to_wire
+from risk.orders import OrderRefused, Preview
+from risk.service import Risk
+
+ZERO = Decimal(0)
+
+
+class DeskError(ValueError):
+    """A request the desk cannot act on; the message tells the trader what to do."""
+
+
+def request_to_dict(r: OrderRequest) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k in r.__dataclass_fields__:
+        v = getattr(r, k)
+        out[k] = str(v) if isinstance(v, Decimal) else (v.value if hasattr(v, "value") else v)
+    return out
+
+
+def request_from_dict(d: dict[str, Any]) -> OrderRequest:
+    dec = {"size", "price", "trigger_price", "slippage", "take_profit", "stop_loss"}
+    kw = {k: (Decimal(v) if k in dec and v is not None else v) for k, v in d.items()}
+    kw["side"], kw["order_type"], kw["tif"] = Side(d["side"]), OrderType(d["order_type"]), TimeInForce(d["tif"])
+    return OrderRequest(**kw)
+
+
+@dataclass(frozen=True)
+class Quote:
+    preview: Preview
+    token: str | None  # None: refused, nothing to confirm
+    description: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # placed | requote | refused | done | cancelled | used | not_yours | expired | unknown | failed
+    kind: str = ""
+    order: Order | None = None
+    preview: Preview | None = None
+    token: str | None = None
+    detail: str = ""
+
+
+class Desk:
+    def __init__(self, risk: Risk, store: Store, config: Config, clock: Callable[[], int], ttl_s: int = 60):
+        self.risk, self.store, self.config, self.clock = risk, store, config, clock
+        self.ttl_ms = ttl_s * 1000
+
+    @property
+    def venues(self) -> list[str]:
+        return list(self.risk.orders.exchanges)
+
+    def resolve_exchange(self, name: str | None) -> str:
+        if name is not None:
+            if name not in self.venues:
+                raise DeskError(f"{name} is not enabled; enabled: {', '.join(self.venues)}")
+            return name
+        if len(self.venues) == 1:
+            return self.venues[0]
+        if self.config.trading.default_exchange:
+            return self.config.trading.default_exchange
+        raise DeskError(f"say which exchange: {' or '.join(self.venues)} (e.g. /buy {self.venues[0]} BTC 0.01),"
+                        " or set trading.default_exchange")
+
+    async def _token(self, user_id: int, chat_id: int, kind: str, payload: dict[str, Any]) -> str:
+        token = secrets.token_urlsafe(12)  # 16 characters: fits callback data with room to spare
+        await self.store.put_confirmation(
+            Confirmation(token, user_id, chat_id, kind, payload, self.clock() + self.ttl_ms), self.clock())
+        return token
+
+    async def quote_order(self, user_id: int, chat_id: int, req: OrderRequest, description: str) -> Quote:
+        pv = await self.risk.orders.preview(req)
+        if not pv.ok:
+            return Quote(pv, None, description)
+        payload = {"request": request_to_dict(pv.request), "est_price": str(pv.est_price), "what": description}
+        return Quote(pv, await self._token(user_id, chat_id, "order", payload), description)
+
+    async def quote_close(self, user_id: int, chat_id: int, venue: str, symbol: str, percent: Decimal) -> Quote:
+        positions = await self.risk.orders.venue(venue).positions()
+        pos = next((p for p in positions if p.symbol == symbol and p.size != 0), None)
+        if pos is None:
+            raise DeskError(f"no open {symbol} position on {venue}")
+        req = self.risk.orders.close_request(pos, percent / 100)
+        market = await self.risk.orders.venue(venue).market(symbol)
+        if percent < 100:
+            req = replace(req, size=market.round_size(req.size))
+        return await self.quote_order(user_id, chat_id, req, f"close {to_wire(percent)}% of {symbol}")
+
+    async def quote_action(self, user_id: int, chat_id: int, kind: str, payload: dict[str, Any]) -> str:
+        return await self._token(user_id, chat_id, kind, payload)
+
+    async def discard(self, token: str, user_id: int) -> Outcome:
+        status, c = await self.store.consume_confirmation(token, user_id, self.clock())
+        if status != "ok":
+            return Outcome(status, c.kind if c else "")
+        return Outcome("cancelled", c.kind if c else "")
+
+    async def claim(self, token: str, user_id: int) -> tuple[Outcome | None, Confirmation | None]:
+        """Use a token (once, by its owner, in time). An Outcome says why not."""
+        status, c = await self.store.consume_confirmation(token, user_id, self.clock())
+        if status != "ok" or c is None:
+            return Outcome(status, c.kind if c else ""), None
+        return None, c
+
+    async def confirm(self, token: str, user_id: int, origin: str) -> Outcome:
+        refused, c = await self.claim(token, user_id)
+        return refused if c is None else await self.act(c, origin)  # type: ignore[return-value]
+
+    async def act(self, c: Confirmation, origin: str) -> Outcome:
+        if c.kind == "order":
+            return await self._confirm_order(c, origin)
+        if c.kind == "leverage":
+            p = c.payload
+            try:
+                await self.risk.orders.set_leverage(p["exchange"], p["symbol"], int(p["leverage"]))
+            except OrderRefused as exc:
+                return Outcome("refused", c.kind, detail=str(exc))
+            return Outcome("done", c.kind, detail=f"{p['symbol']} leverage set to {p['leverage']}x on {p['exchange']}")
+        if c.kind == "cancel_all":
+            n = 0
+            for venue in c.payload["exchanges"]:
+                n += len(await self.risk.orders.cancel_all(venue, c.payload.get("symbol")))
+            return Outcome("done", c.kind, detail=f"{n} order(s) cancelled")
+        if c.kind == "resume":
+            changed = await self.risk.kill.resume(origin)
+            return Outcome("done", c.kind, detail="Trading resumed." if changed else "Trading was already active.")
+        return Outcome("unknown", c.kind)
+
+    async def _confirm_order(self, c: Confirmation, origin: str) -> Outcome:
+        req = request_from_dict(c.payload["request"])
+        quoted = Decimal(c.payload["est_price"])
+        pv = await self.risk.orders.preview(req)
+        bound = req.slippage if req.slippage is not None else self.config.trading.default_slippage
+        if quoted > 0 and pv.est_price > 0 and abs(pv.est_price - quoted) / quoted > bound:
+            payload = {**c.payload, "est_price": str(pv.est_price)}
+            token = await self._token(c.user_id, c.chat_id, "order", payload) if pv.ok else None
+            return Outcome("requote", c.kind, preview=pv, token=token, detail=c.payload.get("what", ""))
+        try:
+            placed = await self.risk.orders.execute(pv, origin=origin)
+        except OrderRefused:
+            return Outcome("refused", c.kind, preview=pv, detail=c.payload.get("what", ""))
+        return Outcome("placed", c.kind, order=placed.order, preview=pv, detail=c.payload.get("what", ""))
+

@@ -1,0 +1,147 @@
+"""Read-side services for any front end: balances, positions, orders, prices, PnL, status, limits.
+
+Each venue is asked concurrently; a venue that fails shows its error instead of hiding the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib.metadata import PackageNotFoundError, version
+from typing import Generic, TypeVar
+
+from bot.config_schema import Config
+from bot.store import Store
+from exchanges.errors import ExchangeError, InvalidSymbolError
+from exchanges.models import AccountBalances, FundingRate, Market, Order, Position, Ticker
+from risk.service import Risk
+
+T = TypeVar("T")
+ZERO = Decimal(0)
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class PerVenue(Generic[T]):
+    venue: str
+    value: T | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PnLPeriod:
+    name: str
+    realized: Decimal
+    fees: Decimal
+    funding: Decimal | None
+    trades: int
+
+    @property
+    def net(self) -> Decimal:
+        return self.realized - self.fees + (self.funding or ZERO)
+
+
+@dataclass(frozen=True)
+class VenueStatus:
+    venue: str
+    connected: bool | None
+    rest_ms: float | None
+    stream_age_s: float | None
+    error: str | None
+
+
+def app_version() -> str:
+    try:
+        return version("tradebot")
+    except PackageNotFoundError:
+        return "dev"
+
+
+class Services:
+    def __init__(self, risk: Risk, store: Store, config: Config, clock: Callable[[], int]):
+        self.risk, self.store, self.config, self.clock = risk, store, config, clock
+        self.started_ms = clock()
+
+    @property
+    def venues(self) -> dict:  # type: ignore[type-arg]
+        return self.risk.orders.exchanges
+
+    async def _each(self, fn: Callable[[str], Awaitable[T]], timeout_s: float = 10.0) -> list[PerVenue[T]]:
+        async def one(v: str) -> PerVenue[T]:
+            try:
+                return PerVenue(v, await asyncio.wait_for(fn(v), timeout_s))
+            except (ExchangeError, OSError, TimeoutError) as exc:
+                return PerVenue(v, None, getattr(exc, "raw", None) or str(exc) or type(exc).__name__)
+
+        return list(await asyncio.gather(*(one(v) for v in self.venues)))
+
+    async def market(self, venue: str, symbol: str) -> Market | None:
+        try:
+            return await self.venues[venue].market(symbol)
+        except (ExchangeError, KeyError):
+            return None
+
+    async def balances(self) -> list[PerVenue[AccountBalances]]:
+        return await self._each(lambda v: self.venues[v].balances())
+
+    async def positions(self) -> list[PerVenue[list[Position]]]:
+        return await self._each(lambda v: self.venues[v].positions())
+
+    async def open_orders(self) -> list[PerVenue[list[Order]]]:
+        return await self._each(lambda v: self.venues[v].open_orders())
+
+    async def prices(self, symbol: str) -> list[PerVenue[Ticker]]:
+        async def one(v: str) -> Ticker:
+            return await self.venues[v].ticker(symbol)
+
+        return [r for r in await self._each(one) if not (r.error and "unknown market" in r.error)]
+
+    async def funding(self, symbol: str) -> list[PerVenue[FundingRate]]:
+        return [r for r in await self._each(lambda v: self.venues[v].funding_rate(symbol))
+                if not (r.error and "unknown market" in r.error)]
+
+    async def pnl(self) -> tuple[list[PnLPeriod], Decimal]:
+        now = self.clock()
+        starts = [("today", self.risk.pnl.day_start_ms(now)), ("7 days", now - 7 * DAY_MS),
+                  ("30 days", now - 30 * DAY_MS)]
+        fills = await self.store.fills_since(starts[-1][1])
+        funding_by_venue = await self._each(lambda v: self.venues[v].funding_payments(starts[-1][1]))
+        periods = []
+        for name, since in starts:
+            mine = [f for f in fills if f.ts_ms >= since]
+            funding: Decimal | None = ZERO
+            for fv in funding_by_venue:
+                if fv.value is None:
+                    funding = None
+                elif funding is not None:
+                    funding += sum((p.amount for p in fv.value if p.ts_ms >= since), ZERO)
+            periods.append(PnLPeriod(name, sum((f.realized_pnl for f in mine), ZERO),
+                                     sum((f.fee for f in mine), ZERO), funding, len(mine)))
+        unrealized = ZERO
+        for pv in await self.positions():
+            unrealized += sum((p.unrealized_pnl for p in pv.value or []), ZERO)
+        return periods, unrealized
+
+    async def status(self) -> list[VenueStatus]:
+        now = self.clock()
+        out = []
+        for v, ex in self.venues.items():
+            t0 = time.perf_counter()
+            error = None
+            try:
+                markets = await asyncio.wait_for(ex.markets(), 10)
+                if markets:
+                    await asyncio.wait_for(ex.ticker(next(iter(markets))), 10)
+                rest_ms: float | None = (time.perf_counter() - t0) * 1000
+            except (ExchangeError, OSError, TimeoutError, InvalidSymbolError) as exc:
+                rest_ms, error = None, getattr(exc, "raw", None) or str(exc) or type(exc).__name__
+            connected, last = self.risk.sync.streams.get(v, (None, None))
+            age = (now - last) / 1000 if last else None
+            out.append(VenueStatus(v, connected, rest_ms, age, error))
+        return out
+
+    def uptime_s(self) -> float:
+        return (self.clock() - self.started_ms) / 1000

@@ -1,0 +1,81 @@
+"""The Telegram front end: a python-telegram-bot Application run inside the bot's own event loop.
+
+Telegram being unreachable never stops the bot: start-up keeps retrying in the background and
+polling catches up with every command sent meanwhile (pending updates are not dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import AIORateLimiter, Application, Defaults
+
+from handlers.common import BotServices
+from handlers.registry import bot_commands, register
+
+log = logging.getLogger(__name__)
+
+
+class TelegramFrontend:
+    def __init__(self, token: str, base_url: str, services: BotServices, *, poll_timeout_s: int = 10,
+                 max_retries: int = 10):
+        self.services = services
+        self.poll_timeout_s = poll_timeout_s
+        self.app: Application = (  # type: ignore[type-arg]
+            Application.builder().token(token).base_url(base_url)
+            .rate_limiter(AIORateLimiter(max_retries=max_retries))
+            .defaults(Defaults(parse_mode=ParseMode.HTML))
+            .build()
+        )
+        self.app.bot_data["svc"] = services
+        register(self.app)
+        self._task: asyncio.Task[None] | None = None
+        self.running = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._start_until_up(), name="telegram-start")
+
+    async def _start_until_up(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self.app.initialize()
+                break
+            except InvalidToken:
+                log.error("Telegram refused the bot token: check telegram.bot_token")
+                return
+            except TelegramError as exc:
+                log.warning("Telegram unreachable (%s); retrying in %.0fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+        await self.app.start()
+        try:
+            await self.app.bot.set_my_commands(bot_commands())
+        except TelegramError as exc:
+            log.warning("could not set the command menu: %s", exc)
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
+                                             timeout=self.poll_timeout_s, error_callback=self._poll_error)
+        self.running.set()
+        log.info("Telegram connected as @%s", self.app.bot.username)
+
+    @staticmethod
+    def _poll_error(exc: TelegramError) -> None:
+        log.warning("Telegram polling: %s (retrying)", exc)
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.running.is_set():
+            assert self.app.updater is not None
+            await self.app.updater.stop()
+            await self.app.stop()
+            await self.app.shutdown()
+            self.running.clear()

@@ -1,0 +1,131 @@
+"""Button handlers. query.answer() first (the phone shows a spinner until then)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from telegram import Update
+
+from handlers import commands as cmd
+from handlers import keyboards as kb
+from handlers import views
+from handlers.common import Ctx, edit, markets_for, origin, reply, svc
+
+
+def _data(update: Update) -> list[str]:
+    return (update.callback_query.data or "").split(":") if update.callback_query else []
+
+
+async def on_confirm(update: Update, context: Ctx) -> str:
+    s = svc(context)
+    query = update.callback_query
+    assert query is not None
+    refused, claimed = await s.desk.claim(_data(update)[1], update.effective_user.id)  # type: ignore[union-attr]
+    if claimed is None:
+        assert refused is not None
+        await query.answer(views.outcome_view(refused), show_alert=True)  # told why; nothing happens
+        return refused.status
+    await query.answer()
+    out = await s.desk.act(claimed, origin(update))
+    if out.status == "requote" and out.preview is not None:
+        await edit(update, views.preview_view(out.preview, out.detail, requote=True),
+                   kb.confirm(out.token) if out.token else None)
+        return "requote"
+    if out.status == "refused" and out.preview is not None:
+        await edit(update, views.preview_view(out.preview, out.detail))
+        return "refused"
+    if out.status == "placed" and out.order is not None:
+        markets = await markets_for(s, [(out.order.exchange, out.order.symbol)])
+        await edit(update, views.order_result_view(out.order, markets.get((out.order.exchange, out.order.symbol)),
+                                                   out.detail))
+        return f"placed {out.order.client_id} {out.order.status.value}"
+    await edit(update, f"✅ {out.detail}" if out.status == "done" else views.outcome_view(out))
+    return out.status
+
+
+async def on_stale(update: Update, context: Ctx) -> str:
+    if update.callback_query is not None:
+        await update.callback_query.answer("This button is no longer valid.", show_alert=True)
+    return "stale button"
+
+
+async def on_discard(update: Update, context: Ctx) -> str:
+    query = update.callback_query
+    assert query is not None
+    out = await svc(context).desk.discard(_data(update)[1], update.effective_user.id)  # type: ignore[union-attr]
+    if out.status != "cancelled":
+        await query.answer(views.outcome_view(out), show_alert=True)
+        return out.status
+    await query.answer("Cancelled")
+    await edit(update, "❌ Cancelled; nothing was sent.")
+    return "cancelled"
+
+
+async def on_refresh(update: Update, context: Ctx) -> str:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    what = _data(update)[1]
+    s = svc(context)
+    if what == "positions":
+        await edit(update, *await cmd.positions_message(context))
+    elif what == "orders":
+        await edit(update, *await cmd.orders_message(context))
+    elif what == "balance":
+        await edit(update, views.balances_view(await s.services.balances()), kb.refresh("balance"))
+    elif what == "pnl":
+        periods, unrealized = await s.services.pnl()
+        await edit(update, views.pnl_view(periods, unrealized), kb.refresh("pnl"))
+    elif what == "status":
+        from bot.services import app_version
+
+        text = views.status_view(await s.services.status(), s.risk.state.state.value, s.risk.state.reason,
+                                 cmd.loss_line(context), s.services.uptime_s(), app_version())
+        await edit(update, text, kb.refresh("status"))
+    return f"refreshed {what}"
+
+
+async def on_close(update: Update, context: Ctx) -> str:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    _, venue, symbol = _data(update)
+    s = svc(context)
+    quote = await s.desk.quote_close(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
+                                     venue, symbol, Decimal(100))
+    await reply(update, context, views.preview_view(quote.preview, quote.description),
+                kb.confirm(quote.token) if quote.token else None)
+    return f"close preview {venue} {symbol}"
+
+
+async def on_cancel_order(update: Update, context: Ctx) -> str:
+    query = update.callback_query
+    assert query is not None
+    _, venue, symbol, order_id = _data(update)
+    await svc(context).risk.orders.cancel(venue, symbol, order_id=order_id)
+    await query.answer(f"Cancelled {symbol} order {order_id}")
+    await edit(update, *await cmd.orders_message(context))
+    return f"cancelled {order_id}"
+
+
+async def on_cancel_all(update: Update, context: Ctx) -> str:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    s = svc(context)
+    token = await s.desk.quote_action(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
+                                      "cancel_all", {"exchanges": s.desk.venues, "symbol": None})
+    await reply(update, context, "Cancel every open order on every exchange?", kb.confirm(token))
+    return "cancel-all preview"
+
+
+async def on_flatten(update: Update, context: Ctx) -> str:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    if _data(update)[1] != "yes":
+        await edit(update, "Positions kept. Trading stays HALTED until /resume.")
+        return "kept positions"
+    report = await svc(context).risk.kill.flatten_all(origin(update))
+    await edit(update, views.kill_view(report))
+    return "flattened"

@@ -1,0 +1,226 @@
+"""Command handlers: parse -> call a service -> render. Each returns its outcome for the audit log."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from telegram import Update
+
+from bot.desk import DeskError
+from exchanges.models import OrderRequest, OrderType, Side, TimeInForce
+from handlers import keyboards as kb
+from handlers import views
+from handlers.common import Ctx, markets_for, origin, reply, svc
+from handlers.parsing import UsageError, parse_cancel, parse_close, parse_lev, parse_order, parse_symbol
+from handlers.render import esc, fmt_pct, fmt_usd
+
+
+async def start(update: Update, context: Ctx) -> str:
+    from handlers.registry import help_text
+
+    await reply(update, context, "👋 <b>tradebot</b> is ready. The 🛑 KILL button below cancels every order and"
+                                 " stops trading at once.\n\n" + help_text(), kb.kill_keyboard())
+    return "shown"
+
+
+async def help_(update: Update, context: Ctx) -> str:
+    from handlers.registry import help_text
+
+    await reply(update, context, help_text())
+    return "shown"
+
+
+async def balance(update: Update, context: Ctx) -> str:
+    await reply(update, context, views.balances_view(await svc(context).services.balances()), kb.refresh("balance"))
+    return "shown"
+
+
+async def positions(update: Update, context: Ctx) -> str:
+    text, markup = await positions_message(context)
+    await reply(update, context, text, markup)
+    return "shown"
+
+
+async def positions_message(context: Ctx) -> tuple[str, kb.InlineKeyboardMarkup]:
+    s = svc(context)
+    items = await s.services.positions()
+    held = [p for r in items for p in r.value or []]
+    markets = await markets_for(s, ((p.exchange, p.symbol) for p in held))
+    return views.positions_view(items, markets), kb.positions(held)
+
+
+async def orders(update: Update, context: Ctx) -> str:
+    text, markup = await orders_message(context)
+    await reply(update, context, text, markup)
+    return "shown"
+
+
+async def orders_message(context: Ctx) -> tuple[str, kb.InlineKeyboardMarkup]:
+    s = svc(context)
+    items = await s.services.open_orders()
+    listed = [o for r in items for o in r.value or []]
+    markets = await markets_for(s, ((o.exchange, o.symbol) for o in listed))
+    return views.orders_view(items, markets), kb.orders(listed)
+
+
+async def _order(update: Update, context: Ctx, side: Side, cmd: str) -> str:
+    s = svc(context)
+    args = parse_order(list(context.args or []), side, cmd)
+    venue = s.desk.resolve_exchange(args.exchange)
+    size = args.size
+    if args.usd is not None:
+        ticker = await s.risk.orders.venue(venue).ticker(args.symbol)
+        ref = args.price or ticker.mid
+        size = args.usd / ref
+    assert size is not None
+    tif = TimeInForce.ALO if args.post else TimeInForce.IOC if args.ioc else TimeInForce.GTC
+    req = OrderRequest(venue, args.symbol, side, size, args.price, OrderType.LIMIT, tif, args.reduce,
+                       leverage=args.leverage, take_profit=args.tp, stop_loss=args.sl)
+    quote = await s.desk.quote_order(update.effective_user.id, update.effective_chat.id, req,  # type: ignore[union-attr]
+                                     f"{side.value}")
+    await reply(update, context, views.preview_view(quote.preview, quote.description),
+                kb.confirm(quote.token) if quote.token else None)
+    return f"preview {'ok' if quote.token else 'refused'}"
+
+
+async def buy(update: Update, context: Ctx) -> str:
+    return await _order(update, context, Side.BUY, "buy")
+
+
+async def sell(update: Update, context: Ctx) -> str:
+    return await _order(update, context, Side.SELL, "sell")
+
+
+async def close(update: Update, context: Ctx) -> str:
+    s = svc(context)
+    args = parse_close(list(context.args or []))
+    venue = s.desk.resolve_exchange(args.exchange)
+    quote = await s.desk.quote_close(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
+                                     venue, args.symbol, args.percent)
+    await reply(update, context, views.preview_view(quote.preview, quote.description),
+                kb.confirm(quote.token) if quote.token else None)
+    return "close preview"
+
+
+async def cancel(update: Update, context: Ctx) -> str:
+    s = svc(context)
+    args = parse_cancel(list(context.args or []))
+    venues = [s.desk.resolve_exchange(args.exchange)] if args.exchange or args.kind == "id" else s.desk.venues
+    if args.kind == "all" or args.kind == "symbol":
+        symbol = None if args.kind == "all" else args.target
+        token = await s.desk.quote_action(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
+                                          "cancel_all", {"exchanges": venues, "symbol": symbol})
+        what = "every open order" if symbol is None else f"every open {symbol} order"
+        await reply(update, context, f"Cancel {esc(what)} on {esc(', '.join(venues))}?", kb.confirm(token))
+        return "cancel-all preview"
+    for r in await s.services.open_orders():
+        for o in r.value or []:
+            if args.target in (o.order_id, o.client_id) and o.exchange in venues:
+                await s.risk.orders.cancel(o.exchange, o.symbol, order_id=o.order_id)
+                await reply(update, context, f"Cancelled {esc(o.symbol)} order {esc(o.order_id)} on {esc(o.exchange)}.")
+                return f"cancelled {o.order_id}"
+    await reply(update, context, f"No open order {esc(args.target)}. /orders lists them.")
+    return "not found"
+
+
+async def lev(update: Update, context: Ctx) -> str:
+    s = svc(context)
+    exchange, symbol, leverage = parse_lev(list(context.args or []))
+    venue = s.desk.resolve_exchange(exchange)
+    market = await s.services.market(venue, symbol)
+    if market is None:
+        raise DeskError(f"{symbol} is not a market on {venue}")
+    cap = min(s.config.trading.max_leverage, market.max_leverage)
+    if leverage > cap:
+        await reply(update, context, f"⛔ {leverage}x is above the maximum of {cap}x for {esc(symbol)}.")
+        return "refused"
+    token = await s.desk.quote_action(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
+                                      "leverage", {"exchange": venue, "symbol": symbol, "leverage": leverage})
+    await reply(update, context, f"Set {esc(symbol)} leverage to {leverage}x (cross) on {esc(venue)}?",
+                kb.confirm(token))
+    return "leverage preview"
+
+
+async def price(update: Update, context: Ctx) -> str:
+    s = svc(context)
+    _, symbol = parse_symbol(list(context.args or []), "price")
+    items = await s.services.prices(symbol)
+    markets = await markets_for(s, ((r.venue, symbol) for r in items))
+    await reply(update, context, views.prices_view(symbol, items, markets))
+    return "shown"
+
+
+async def funding(update: Update, context: Ctx) -> str:
+    _, symbol = parse_symbol(list(context.args or []), "funding")
+    await reply(update, context, views.funding_view(symbol, await svc(context).services.funding(symbol)))
+    return "shown"
+
+
+async def pnl(update: Update, context: Ctx) -> str:
+    periods, unrealized = await svc(context).services.pnl()
+    await reply(update, context, views.pnl_view(periods, unrealized), kb.refresh("pnl"))
+    return "shown"
+
+
+def loss_line(context: Ctx) -> str:
+    st = svc(context).risk.pnl.status()
+    used = st.daily_loss / st.daily_limit * 100 if st.daily_limit else Decimal(0)
+    return (f"Daily loss {fmt_usd(st.daily_loss)} of {fmt_usd(st.daily_limit)} ({fmt_pct(used, sign=False)}),"
+            f" drawdown {fmt_pct(st.drawdown_percent, sign=False)} of {fmt_pct(st.drawdown_limit, sign=False)}")
+
+
+async def status(update: Update, context: Ctx) -> str:
+    from bot.services import app_version
+
+    s = svc(context)
+    text = views.status_view(await s.services.status(), s.risk.state.state.value, s.risk.state.reason,
+                             loss_line(context), s.services.uptime_s(), app_version())
+    await reply(update, context, text, kb.refresh("status"))
+    return "shown"
+
+
+async def limits(update: Update, context: Ctx) -> str:
+    s = svc(context)
+    lim, st = s.risk.orders.limits, s.risk.pnl.status()
+    held = [p for r in await s.services.positions() for p in r.value or []]
+    biggest = max((p.notional for p in held), default=Decimal(0))
+    rows = [
+        ["Trading", s.risk.state.state.value, ""],
+        ["Daily loss", fmt_usd(st.daily_loss), fmt_usd(st.daily_limit)],
+        ["Drawdown", fmt_pct(st.drawdown_percent, sign=False), fmt_pct(st.drawdown_limit, sign=False)],
+        ["Positions", str(len(held)), str(lim.max_total_positions)],
+        ["Largest pos.", fmt_usd(biggest), fmt_usd(lim.max_position_usd)],
+        ["Pos./equity", "", fmt_pct(lim.position_fraction * 100, sign=False)],
+        ["Orders/min", str(s.risk.orders._orders_last_minute()), str(lim.max_orders_per_minute)],
+        ["Order size", fmt_usd(lim.min_order_usd), fmt_usd(lim.max_order_usd)],
+        ["Leverage", "", f"{lim.max_leverage}x"],
+        ["Price band", "", fmt_pct(lim.price_band_percent, sign=False)],
+        ["Correlation", "", str(lim.correlation_limit)],
+    ]
+    await reply(update, context, views.limits_view(rows))
+    return "shown"
+
+
+async def kill(update: Update, context: Ctx) -> str:
+    s = svc(context)
+    report = await s.risk.kill.fire("kill requested", origin(update))
+    markup = kb.flatten_choice() if report.flatten == "ask" else None
+    await reply(update, context, views.kill_view(report), markup)
+    return "kill fired" + ("" if report.ok else " (failures)")
+
+
+async def resume(update: Update, context: Ctx) -> str:
+    s = svc(context)
+    token = await s.desk.quote_action(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
+                                      "resume", {})
+    state = s.risk.state.state.value
+    await reply(update, context, f"Trading is {esc(state)}. Resume normal trading?", kb.confirm(token))
+    return "resume preview"
+
+
+async def unknown(update: Update, context: Ctx) -> str:
+    await reply(update, context, "Unknown command. /help lists what I understand.")
+    return "unknown command"
+
+
+USAGE_ERRORS = (UsageError, DeskError)

@@ -1,0 +1,127 @@
+"""Every command and button, registered in one place that also makes /help and the command menu."""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from telegram import BotCommand, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
+
+from exchanges.errors import ExchangeError
+from handlers import buttons, commands
+from handlers.auth import describe, gate
+from handlers.common import Ctx, reply, svc
+from handlers.keyboards import KILL_TEXT
+from handlers.views import usage_view
+from risk.orders import OrderRefused
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Update, Ctx], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Command:
+    names: tuple[str, ...]
+    fn: Handler
+    description: str
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(("start",), commands.start, "Show the keyboard and what I can do"),
+    Command(("help",), commands.help_, "List the commands"),
+    Command(("balance",), commands.balance, "Balances and equity per exchange"),
+    Command(("positions",), commands.positions, "Open positions, with Close buttons"),
+    Command(("orders",), commands.orders, "Open orders, with Cancel buttons"),
+    Command(("buy", "long"), commands.buy, "Buy: /buy [exchange] SYMBOL SIZE|$USD [PRICE] [options]"),
+    Command(("sell", "short"), commands.sell, "Sell: /sell [exchange] SYMBOL SIZE|$USD [PRICE] [options]"),
+    Command(("close",), commands.close, "Close a position: /close SYMBOL [PERCENT]"),
+    Command(("cancel",), commands.cancel, "Cancel: /cancel ORDER_ID|SYMBOL|all"),
+    Command(("lev",), commands.lev, "Set leverage: /lev SYMBOL N"),
+    Command(("price",), commands.price, "Bid/ask/mark on every exchange: /price SYMBOL"),
+    Command(("funding",), commands.funding, "Funding rates: /funding SYMBOL"),
+    Command(("pnl",), commands.pnl, "PnL today, 7 and 30 days"),
+    Command(("status",), commands.status, "Connections, latency, trading state"),
+    Command(("limits",), commands.limits, "Every limit and its usage"),
+    Command(("kill",), commands.kill, "EMERGENCY STOP: cancel all orders, halt trading"),
+    Command(("resume",), commands.resume, "Resume trading after a kill"),
+)
+BUTTONS: tuple[tuple[str, Handler], ...] = (
+    (r"^ok:[\w-]+$", buttons.on_confirm), (r"^no:[\w-]+$", buttons.on_discard),
+    (r"^r:\w+$", buttons.on_refresh), (r"^cl:\w+:[\w/]+$", buttons.on_close),
+    (r"^co:\w+:[\w/]+:\w+$", buttons.on_cancel_order), (r"^ca:all$", buttons.on_cancel_all),
+    (r"^kf:(yes|no)$", buttons.on_flatten),
+)
+
+
+def help_text() -> str:
+    lines = ["<b>Commands</b>"]
+    for c in COMMANDS:
+        alias = f" (/{', /'.join(c.names[1:])})" if len(c.names) > 1 else ""
+        lines.append(f"/{c.names[0]}{alias}: {html.escape(c.description, quote=False)}")
+    lines.append("\nOrder options: lev=N, post (post-only), ioc, reduce (reduce-only), tp=PRICE, sl=PRICE."
+                 " No PRICE means a market order. Every order is previewed and needs ✅ Confirm.")
+    return "\n".join(lines)
+
+
+def bot_commands() -> list[BotCommand]:
+    return [BotCommand(c.names[0], c.description[:256]) for c in COMMANDS]
+
+
+def audited(fn: Handler) -> Callable[[Update, Ctx], Awaitable[None]]:
+    """Run a handler; a usage problem or a refusal is answered, not raised; every outcome is audited."""
+
+    @functools.wraps(fn)
+    async def run(update: Update, context: Ctx) -> None:
+        s = svc(context)
+        try:
+            outcome = await fn(update, context)
+        except commands.USAGE_ERRORS as exc:
+            text = usage_view(exc) if hasattr(exc, "usage") else f"⚠️ {html.escape(str(exc), quote=False)}"
+            await reply(update, context, text)
+            outcome = f"usage: {exc}"
+        except OrderRefused as exc:
+            await reply(update, context, "⛔ " + html.escape(str(exc), quote=False))
+            outcome = f"refused: {exc}"
+        except ExchangeError as exc:
+            await reply(update, context, f"⚠️ {html.escape(exc.venue or 'exchange')} says:"
+                                         f" {html.escape(exc.raw, quote=False)}")
+            outcome = f"venue error: {exc.raw}"
+        kind, text = describe(update)
+        user, chat = update.effective_user, update.effective_chat
+        await s.store.audit(s.clock(), user.id if user else None, chat.id if chat else None, kind, text[:500],
+                            outcome[:500])
+
+    return run
+
+
+async def on_error(update: object, context: Ctx) -> None:
+    log.error("handler failed on %s", update, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(update.effective_chat.id, "⚠️ Something went wrong handling that"
+                                           f" ({type(context.error).__name__}). It is logged; check /orders before"
+                                           " trying again.")
+        except TelegramError:
+            log.warning("could not report the error to the chat")
+        s = svc(context)
+        kind, text = describe(update)
+        user = update.effective_user
+        await s.store.audit(s.clock(), user.id if user else None, update.effective_chat.id, kind, text[:500],
+                            f"error: {type(context.error).__name__}")
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(TypeHandler(Update, gate), group=-1)
+    for c in COMMANDS:
+        app.add_handler(CommandHandler(list(c.names), audited(c.fn)))
+    app.add_handler(MessageHandler(filters.Text([KILL_TEXT]), audited(commands.kill)))
+    app.add_handler(MessageHandler(filters.COMMAND | filters.TEXT, audited(commands.unknown)))
+    for pattern, fn in BUTTONS:
+        app.add_handler(CallbackQueryHandler(audited(fn), pattern=pattern))
+    app.add_handler(CallbackQueryHandler(audited(buttons.on_stale)))
+    app.add_error_handler(on_error)

@@ -1,0 +1,40 @@
+"""The trader's session, end to end: Telegram emulator -> PTB -> services -> risk -> paper exchange."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from tests.tg import Rig, button
+
+
+async def test_full_trading_session(tmp_path):
+    async with Rig(tmp_path) as rig:
+        me = rig.trader
+        start = await me.ask("/start")
+        assert "KILL" in start["text"] and start["reply_markup"]["keyboard"][0][0]["text"] == "🛑 KILL"
+        bal = await me.ask("/balance")
+        assert "Account value" in bal["text"] and "$10,000.00" in bal["text"] and "Total equity" in bal["text"]
+
+        preview = await me.ask("/buy BTC 0.01")
+        assert "Buy" in preview["text"] and "0.01000 BTC" in preview["text"] and "Est. price" in preview["text"]
+        done = await me.click(preview, button(preview, "ok:"))
+        assert "✅ Filled 0.01000 at avg" in done["text"], done["text"]
+        [pos] = await rig.paper.positions()
+        assert pos.size == D("0.01")
+
+        listing = await me.ask("/positions")
+        assert "BTC" in listing["text"] and "LONG" in listing["text"] and "+0.01000" in listing["text"]
+        close_preview = await me.click(listing, button(listing, "cl:"))
+        assert "Close 100% of BTC" in close_preview["text"] and "reduce-only" in close_preview["text"]
+        closed = await me.click(close_preview, button(close_preview, "ok:"))
+        assert "✅ Filled 0.01000" in closed["text"], closed["text"]
+        assert await rig.paper.positions() == []
+
+        pnl = await me.ask("/pnl")
+        assert "today" in pnl["text"] and "Trades: today 2" in pnl["text"]
+        fees = sum(f.fee for f in await rig.paper.fills(0))
+        assert f"-${fees.quantize(D('0.01'))}" in pnl["text"]
+
+        menu = (await me.transcript())
+        assert menu["messages"]  # every reply parsed as valid Telegram HTML (the emulator enforces it)
+        assert [c["command"] for c in rig.sim.commands][:3] == ["start", "help", "balance"]
