@@ -25,7 +25,7 @@ class StartupError(Exception):
     """Something the trader must fix before the bot can run; the message says what."""
 
 
-def build_exchanges(config: Config) -> dict[str, Exchange]:
+def build_exchanges(config: Config, clock: Callable[[], int] | None = None) -> dict[str, Exchange]:
     out: dict[str, Exchange] = {}
     ex = config.exchanges
     if ex.paper.enabled:
@@ -35,7 +35,7 @@ def build_exchanges(config: Config) -> dict[str, Exchange]:
                 " version does not include yet; use \"sim\""
             )
         out["paper"] = PaperExchange(
-            starting_balance=ex.paper.starting_balance, seed=ex.paper.seed,
+            starting_balance=ex.paper.starting_balance, seed=ex.paper.seed, clock=clock,
             tick_interval_s=float(ex.paper.tick_interval_seconds) or None,
         )
     for name in ("hyperliquid", "aster"):
@@ -54,7 +54,7 @@ class App:
         self.config = config
         self.clock = clock
         self.store = Store(config.storage.path)
-        self.exchanges = build_exchanges(config)
+        self.exchanges = build_exchanges(config, clock)
         self.risk = Risk.build(self.exchanges, self.store, config, clock)
         self.services = Services(self.risk, self.store, config, clock)
         self.desk = Desk(self.risk, self.store, config, clock, config.telegram.confirm_ttl_seconds)

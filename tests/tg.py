@@ -43,8 +43,8 @@ class Chat:
             assert r.status == 200, await r.text()
             return await r.json()  # type: ignore[no-any-return]
 
-    async def wait(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
+    async def wait(self, pred: Callable[[dict[str, Any]], bool], within: float = 10.0) -> dict[str, Any]:
+        deadline = time.monotonic() + within
         while True:
             t = await self.transcript()
             if pred(t):
@@ -53,14 +53,14 @@ class Chat:
                 raise AssertionError(f"timed out waiting; transcript: {t}")
             await asyncio.sleep(0.02)
 
-    async def ask(self, text: str, timeout: float = 10.0) -> dict[str, Any]:
+    async def ask(self, text: str, within: float = 10.0) -> dict[str, Any]:
         """Send a message and return the bot's first new message."""
         before = len(await self.bot_messages())
         await self.send(text)
-        t = await self.wait(lambda t: len([m for m in t["messages"] if m["from_bot"]]) > before, timeout)
+        t = await self.wait(lambda t: len([m for m in t["messages"] if m["from_bot"]]) > before, within)
         return [m for m in t["messages"] if m["from_bot"]][before]
 
-    async def click(self, message: dict[str, Any], data: str, timeout: float = 10.0) -> dict[str, Any]:
+    async def click(self, message: dict[str, Any], data: str, within: float = 10.0) -> dict[str, Any]:
         """Press a button; return the message as it is after the bot edited it (or the next new one)."""
         mid = message["message_id"]
         before = await self.transcript()
@@ -71,9 +71,9 @@ class Chat:
         def changed(t: dict[str, Any]) -> bool:
             now = next(m for m in t["messages"] if m["message_id"] == mid)
             return (now["edits"] > old["edits"] or len([m for m in t["messages"] if m["from_bot"]]) > n_bot
-                    or len(t["callback_answers"]) > n_answers and t["callback_answers"][-1]["text"])
+                    or (len(t["callback_answers"]) > n_answers and t["callback_answers"][-1]["text"]))
 
-        t = await self.wait(changed, timeout)
+        t = await self.wait(changed, within)
         now = next(m for m in t["messages"] if m["message_id"] == mid)
         if now["edits"] > old["edits"]:
             return now
@@ -90,8 +90,9 @@ def button(message: dict[str, Any], prefix: str) -> str:
 
 
 class Rig:
-    def __init__(self, tmp_path: Path, **overrides: Any):
+    def __init__(self, tmp_path: Path, clock: Callable[[], int] | None = None, **overrides: Any):
         self.tmp_path = tmp_path
+        self.clock = clock
         self.overrides = overrides
         self.sim = TelegramSim()
         self.app: App | None = None
@@ -99,7 +100,11 @@ class Rig:
     async def __aenter__(self) -> Rig:
         self.runner, self.base = await start_site(self.sim.app())
         self.http = aiohttp.ClientSession()
-        await self.start_bot()
+        try:
+            await self.start_bot()
+        except BaseException:
+            await self.__aexit__()
+            raise
         self.trader = Chat(self.http, self.base, TRADER)
         self.other = Chat(self.http, self.base, OTHER_TRADER)
         self.stranger = Chat(self.http, self.base, STRANGER)
@@ -121,7 +126,7 @@ class Rig:
         return parse_config(raw, env={})[0]
 
     async def start_bot(self) -> None:
-        self.app = App(self.config())
+        self.app = App(self.config(), **({"clock": self.clock} if self.clock else {}))
         self.app.telegram.poll_timeout_s = 1  # type: ignore[union-attr]
         await self.app.start()
         assert self.app.telegram is not None
