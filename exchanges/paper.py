@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -49,6 +48,7 @@ from exchanges.models import (
 )
 from sim.book import SimOrder
 from sim.engine import Engine, Reject, SimFill, SimFunding, SimLiquidation
+from sim.history import PriceHistory
 from sim.markets import default_markets, starting_prices
 
 ZERO = Decimal(0)
@@ -134,7 +134,7 @@ class PaperExchange(Exchange):
         self.tick_interval_s = tick_interval_s
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._ticker: asyncio.Task[None] | None = None
-        self._history: dict[str, deque[tuple[int, Decimal]]] = {s: deque(maxlen=20_000) for s in self.engine.markets}
+        self._history = PriceHistory(self.engine.markets)
         self._markets = {s: self._as_own(m) for s, m in self.engine.markets.items()}
         self._connected = False
         self.faults = PaperFaults()
@@ -190,9 +190,7 @@ class PaperExchange(Exchange):
         self._record_prices()
 
     def _record_prices(self) -> None:
-        now = self.engine.clock()
-        for s, px in self.engine.mids.items():
-            self._history[s].append((now, px))
+        self._history.record(self.engine.clock(), self.engine.mids)
 
     def _on_engine(self, kind: str, payload: object) -> None:
         if isinstance(payload, SimOrder) and payload.account == self.account and kind == "order":
@@ -243,12 +241,8 @@ class PaperExchange(Exchange):
         if step is None:
             known = ", ".join(CANDLE_INTERVAL_MS)
             raise InvalidOrderError(f"unsupported candle interval {interval!r}; use one of {known}")
-        out: dict[int, list[Decimal]] = {}
-        for ts, px in self._history[symbol]:
-            if start_ms <= ts <= end_ms:
-                c = out.setdefault(ts - ts % step, [px, px, px, px])
-                c[1], c[2], c[3] = max(c[1], px), min(c[2], px), px
-        return [Candle(t, o, h, low, c, ZERO) for t, (o, h, low, c) in sorted(out.items())]
+        return [Candle(b.open_ms, b.open, b.high, b.low, b.close, b.volume)
+                for b in self._history.candles(symbol, step, start_ms, end_ms)]
 
     async def funding_rate(self, symbol: str) -> FundingRate:
         await self._gate()

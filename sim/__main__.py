@@ -16,11 +16,16 @@ from aiohttp import web
 from sim.serve import start_site
 
 
-def build(name: str) -> web.Application:
+def build(name: str, args: argparse.Namespace) -> web.Application:
     if name == "telegram":
         from sim.telegram import TelegramSim
 
         return TelegramSim().app()
+    if name == "hyperliquid":
+        from sim.hyperliquid.server import HyperliquidSim
+
+        return HyperliquidSim(mainnet=args.mainnet, seed=args.seed, tick_interval_s=args.tick or None,
+                              weight_per_minute=args.weight_per_minute).app()
     raise SystemExit(f"error: the {name} emulator is not part of this version yet")
 
 
@@ -29,6 +34,10 @@ async def main(argv: list[str] | None = None) -> int:
     for name in ("hyperliquid", "aster", "telegram"):
         p.add_argument(f"--{name}", type=int, metavar="PORT", help=f"serve the {name} emulator (0 = a free port)")
     p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--mainnet", action="store_true", help="hyperliquid: verify signatures as mainnet (source a)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the simulated price walk")
+    p.add_argument("--tick", type=float, default=1.0, help="seconds between price moves (0: only via /_sim/)")
+    p.add_argument("--weight-per-minute", type=int, default=1200, help="hyperliquid: IP weight budget")
     args = p.parse_args(argv)
     wanted = {n: getattr(args, n) for n in ("hyperliquid", "aster", "telegram") if getattr(args, n) is not None}
     if not wanted:
@@ -36,7 +45,7 @@ async def main(argv: list[str] | None = None) -> int:
     runners = []
     urls = {}
     for name, port in wanted.items():
-        runner, url = await start_site(build(name), args.host, port)
+        runner, url = await start_site(build(name, args), args.host, port)
         runners.append(runner)
         urls[name] = url
     print(json.dumps(urls), flush=True)
