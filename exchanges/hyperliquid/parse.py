@@ -5,7 +5,23 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from exchanges.models import Market, MarketKind
+from exchanges.models import (
+    AccountBalances,
+    Balance,
+    BookLevel,
+    Candle,
+    Fill,
+    FundingPayment,
+    Market,
+    MarketKind,
+    Order,
+    OrderBook,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    TimeInForce,
+)
 
 VENUE = "hyperliquid"
 PERP_MAX_DECIMALS = 6
@@ -44,3 +60,153 @@ def parse_spot_markets(spot_meta: dict[str, Any], venue: str = VENUE) -> dict[st
             asset_id=SPOT_ASSET_OFFSET + int(u["index"]),
         )
     return out
+
+
+# ---- account, orders, fills --------------------------------------------------------------------
+
+STATUS = {
+    "open": OrderStatus.OPEN, "triggered": OrderStatus.OPEN, "filled": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED, "rejected": OrderStatus.REJECTED,
+}
+SIDE = {"B": Side.BUY, "A": Side.SELL}
+
+
+class ParseError(ValueError):
+    pass
+
+
+def status_of(name: str) -> OrderStatus:
+    """Hyperliquid's order status names: open/filled/canceled/triggered/rejected and the many
+    '...Canceled' / '...Rejected' reasons (plus scheduledCancel)."""
+    if name in STATUS:
+        return STATUS[name]
+    if name.endswith("Canceled") or name == "scheduledCancel":
+        return OrderStatus.CANCELED
+    if name.endswith("Rejected"):
+        return OrderStatus.REJECTED
+    raise ParseError(f"unknown Hyperliquid order status {name!r}")
+
+
+def side_of(code: str) -> Side:
+    try:
+        return SIDE[code]
+    except KeyError:
+        raise ParseError(f"unknown Hyperliquid side {code!r}") from None
+
+
+def d(value: Any) -> Decimal:
+    if value is None:
+        raise ParseError("missing number")
+    return Decimal(str(value))
+
+
+def market_by_coin(markets: dict[str, Market]) -> dict[str, Market]:
+    return {m.native: m for m in markets.values()}
+
+
+def parse_balances(ch: dict[str, Any], spot: dict[str, Any], mids: dict[str, Decimal], venue: str = VENUE,
+                   ts_ms: int = 0) -> AccountBalances:
+    summary = ch["marginSummary"]
+    balances = []
+    for b in spot.get("balances", []):
+        total = d(b["total"])
+        if total == 0:
+            continue
+        coin = b["coin"]
+        px = Decimal(1) if coin in ("USDC", "USDH") else mids.get(f"{coin}/USDC")
+        balances.append(Balance(coin, total, total - d(b.get("hold", "0")), total * px if px is not None else None))
+    return AccountBalances(venue, d(summary["accountValue"]), d(summary["totalMarginUsed"]), d(ch["withdrawable"]),
+                           tuple(balances), int(ch.get("time", ts_ms)))
+
+
+def parse_positions(ch: dict[str, Any], by_coin: dict[str, Market], venue: str = VENUE) -> list[Position]:
+    out = []
+    for ap in ch.get("assetPositions", []):
+        p = ap["position"]
+        size = d(p["szi"])
+        if size == 0:
+            continue
+        m = by_coin.get(p["coin"])
+        lev = p.get("leverage") or {}
+        liq = p.get("liquidationPx")
+        cum = (p.get("cumFunding") or {}).get("sinceOpen", "0")
+        out.append(Position(
+            exchange=venue, symbol=m.symbol if m else p["coin"], size=size, entry_price=d(p["entryPx"]),
+            mark_price=d(p["positionValue"]) / abs(size), unrealized_pnl=d(p["unrealizedPnl"]),
+            leverage=int(lev.get("value", 1)), margin_used=d(p["marginUsed"]),
+            liquidation_price=d(liq) if liq is not None else None, leverage_type=lev.get("type", "cross"),
+            funding=-d(cum),  # cumFunding counts what the position paid
+        ))
+    return out
+
+
+def _order_type(o: dict[str, Any]) -> OrderType:
+    kind = str(o.get("orderType", "Limit"))
+    if kind.startswith("Take Profit"):
+        return OrderType.TAKE_PROFIT
+    if kind.startswith("Stop"):
+        return OrderType.STOP
+    return OrderType.MARKET if kind == "Market" else OrderType.LIMIT
+
+
+def parse_order(o: dict[str, Any], by_coin: dict[str, Market], venue: str = VENUE,
+                status: str | None = None, status_ms: int | None = None) -> Order:
+    """A frontendOpenOrders / orderStatus order (or a WebSocket orderUpdates order)."""
+    m = by_coin.get(o["coin"])
+    orig = d(o.get("origSz", o["sz"]))
+    left = d(o["sz"])
+    st = status_of(status) if status else OrderStatus.OPEN
+    filled = orig - left if st is not OrderStatus.REJECTED else Decimal(0)
+    if st is OrderStatus.OPEN and filled > 0:
+        st = OrderStatus.PARTIALLY_FILLED
+    if st is OrderStatus.OPEN and o.get("isTrigger") and status != "triggered":
+        st = OrderStatus.WAITING_TRIGGER
+    tif = {"Gtc": TimeInForce.GTC, "Ioc": TimeInForce.IOC, "Alo": TimeInForce.ALO}.get(o.get("tif") or "Gtc",
+                                                                                     TimeInForce.IOC)
+    trig = o.get("triggerPx")
+    return Order(
+        exchange=venue, symbol=m.symbol if m else o["coin"], side=side_of(o["side"]), size=orig,
+        price=d(o["limitPx"]), status=st, order_id=str(o["oid"]), client_id=o.get("cloid"),
+        order_type=_order_type(o), tif=tif, reduce_only=bool(o.get("reduceOnly", False)), filled=filled,
+        trigger_price=d(trig) if o.get("isTrigger") and trig is not None else None, created_ms=int(o["timestamp"]),
+        updated_ms=status_ms or int(o["timestamp"]),
+        reason=status if st in (OrderStatus.CANCELED, OrderStatus.REJECTED) else None,
+    )
+
+
+def parse_order_status(resp: dict[str, Any], by_coin: dict[str, Market], venue: str = VENUE) -> Order | None:
+    if resp.get("status") != "order":
+        return None
+    o = resp["order"]
+    return parse_order(o["order"], by_coin, venue, o["status"], o.get("statusTimestamp"))
+
+
+def parse_fill(f: dict[str, Any], by_coin: dict[str, Market], venue: str = VENUE) -> Fill:
+    m = by_coin.get(f["coin"])
+    return Fill(
+        exchange=venue, fill_id=str(f["tid"]), order_id=str(f["oid"]), symbol=m.symbol if m else f["coin"],
+        side=side_of(f["side"]), price=d(f["px"]), size=d(f["sz"]), fee=d(f["fee"]), ts_ms=int(f["time"]),
+        client_id=f.get("cloid"), fee_asset=f.get("feeToken", "USDC"), realized_pnl=d(f.get("closedPnl", "0")),
+        is_maker=not f.get("crossed", True), liquidation=bool(f.get("liquidation")),
+    )
+
+
+def parse_funding(item: dict[str, Any], by_coin: dict[str, Market], venue: str = VENUE) -> FundingPayment:
+    delta = item.get("delta", item)
+    m = by_coin.get(delta["coin"])
+    return FundingPayment(venue, m.symbol if m else delta["coin"], d(delta["usdc"]), d(delta["fundingRate"]),
+                          d(delta["szi"]), int(item["time"]))
+
+
+def parse_candles(rows: list[dict[str, Any]]) -> list[Candle]:
+    return [Candle(int(r["t"]), d(r["o"]), d(r["h"]), d(r["l"]), d(r["c"]), d(r["v"])) for r in rows]
+
+
+def parse_book(book: dict[str, Any], symbol: str, venue: str = VENUE) -> OrderBook:
+    bids, asks = book["levels"]
+    return OrderBook(venue, symbol, tuple(BookLevel(d(x["px"]), d(x["sz"])) for x in bids),
+                     tuple(BookLevel(d(x["px"]), d(x["sz"])) for x in asks), int(book["time"]))
+
+
+def parse_mids(mids: dict[str, str], by_coin: dict[str, Market]) -> dict[str, Decimal]:
+    return {by_coin[c].symbol: d(px) for c, px in mids.items() if c in by_coin}

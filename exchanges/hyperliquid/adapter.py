@@ -1,0 +1,397 @@
+"""Hyperliquid adapter: the exchange contract over our own async REST and WebSocket clients.
+
+Mainnet or testnet signing is chosen from config, never from the URL. `secret_key` may belong to
+the account or to an API (agent) wallet approved for it; queries always use the account address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from exchanges.base import Exchange
+from exchanges.errors import ExchangeError, InvalidOrderError, InvalidSymbolError, OrderNotFoundError
+from exchanges.hyperliquid import parse
+from exchanges.hyperliquid.errors import is_nonce_error, map_error
+from exchanges.hyperliquid.http import HyperliquidHttp
+from exchanges.hyperliquid.signing import NonceSource, Signer
+from exchanges.hyperliquid.stream import StreamClient
+from exchanges.models import (
+    CANDLE_INTERVAL_MS,
+    AccountBalances,
+    Candle,
+    Event,
+    Fill,
+    FillEvent,
+    FundingEvent,
+    FundingPayment,
+    FundingRate,
+    Liquidation,
+    Market,
+    MarketKind,
+    Order,
+    OrderBook,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    Position,
+    StreamStatus,
+    Ticker,
+    TimeInForce,
+)
+from exchanges.precision import to_wire
+
+log = logging.getLogger(__name__)
+VENUE = "hyperliquid"
+TIF = {TimeInForce.GTC: "Gtc", TimeInForce.IOC: "Ioc", TimeInForce.ALO: "Alo"}
+TRIGGER_SLIPPAGE = Decimal("0.10")
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class HyperliquidExchange(Exchange):
+    name = VENUE
+
+    def __init__(self, *, api_url: str, ws_url: str, account_address: str, secret_key: str, is_mainnet: bool,
+                 vault_address: str | None = None, weight_per_minute: int = 1200, clock: Callable[[], int] = _now_ms,
+                 stall_s: float = 60.0, ping_s: float = 50.0, default_slippage: Decimal = Decimal("0.05"),
+                 timeout_s: float = 10.0):
+        self.http = HyperliquidHttp(api_url, weight_per_minute=weight_per_minute, timeout_s=timeout_s)
+        self.ws_url = ws_url
+        self.signer = Signer(secret_key)
+        self.user = (vault_address or account_address).lower()
+        self.vault = vault_address.lower() if vault_address else None
+        self.is_mainnet = is_mainnet
+        self.clock = clock
+        self.nonces = NonceSource(clock)
+        self.default_slippage = default_slippage
+        self._markets: dict[str, Market] = {}
+        self._by_coin: dict[str, Market] = {}
+        self._mids: dict[str, Decimal] = {}
+        self._mids_ms = 0
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._stream = StreamClient(ws_url, [
+            {"type": "allMids"}, {"type": "orderUpdates", "user": self.user}, {"type": "userFills", "user": self.user},
+            {"type": "userEvents", "user": self.user}, {"type": "userFundings", "user": self.user},
+        ], self._on_message, self._on_state, stall_s=stall_s, ping_s=ping_s)
+        self._stream_task: asyncio.Task[None] | None = None
+        self._last_fill_ms = 0
+        self._seen_fills: set[str] = set()
+        self._was_down = False
+
+    def __repr__(self) -> str:
+        return f"HyperliquidExchange({self.user}, {'mainnet' if self.is_mainnet else 'testnet'})"
+
+    # ---- lifecycle ----
+    async def connect(self) -> None:
+        await self._load_markets()
+        if self._stream_task is None:
+            self._stream_task = asyncio.create_task(self._stream.run(), name="hyperliquid-stream")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stream.connected.wait(), 10)
+
+    async def close(self) -> None:
+        await self._stream.close()
+        if self._stream_task is not None:
+            self._stream_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stream_task
+            self._stream_task = None
+        await self.http.close()
+
+    async def _load_markets(self) -> None:
+        meta, spot = await asyncio.gather(self.http.info({"type": "meta"}), self.http.info({"type": "spotMeta"}))
+        markets = {**parse.parse_perp_markets(meta), **parse.parse_spot_markets(spot)}
+        self._markets, self._by_coin = markets, parse.market_by_coin(markets)
+
+    # ---- stream ----
+    async def _on_state(self, up: bool, reason: str) -> None:
+        self._queue.put_nowait(StreamStatus(VENUE, up, self.clock(), reason))
+        if not up:
+            self._was_down = True
+        elif self._was_down:
+            self._was_down = False
+            asyncio.get_running_loop().create_task(self._backfill())
+
+    async def _on_message(self, channel: str, data: Any) -> None:
+        if channel == "allMids":
+            self._mids = parse.parse_mids(data["mids"], self._by_coin)
+            self._mids_ms = self.clock()
+        elif channel == "orderUpdates":
+            for u in data:
+                order = parse.parse_order(u["order"], self._by_coin, VENUE, u["status"], u.get("statusTimestamp"))
+                self._queue.put_nowait(OrderUpdate(order, order.updated_ms))
+        elif channel == "userFills":
+            snapshot = bool(data.get("isSnapshot"))
+            for raw in data.get("fills", []):
+                self._emit_fill(parse.parse_fill(raw, self._by_coin), snapshot)
+        elif channel == "user":
+            if "liquidation" in data:
+                liq = data["liquidation"]
+                self._queue.put_nowait(Liquidation(VENUE, "", Decimal(liq.get("liquidated_ntl_pos", "0")),
+                                                   Decimal(0), self.clock()))
+        elif channel == "userFundings":
+            if data.get("isSnapshot"):
+                return
+            for f in data.get("fundings", []):
+                m = self._by_coin.get(f["coin"])
+                self._queue.put_nowait(FundingEvent(FundingPayment(
+                    VENUE, m.symbol if m else f["coin"], Decimal(f["usdc"]), Decimal(f["fundingRate"]),
+                    Decimal(f["szi"]), int(f["time"]))))
+        else:
+            log.debug("unhandled channel %s", channel)
+
+    def _emit_fill(self, fill: Fill, snapshot: bool) -> None:
+        if fill.fill_id in self._seen_fills:
+            return
+        self._seen_fills.add(fill.fill_id)
+        # a snapshot replays history; only what is newer than the last fill we saw live was missed
+        replay = snapshot and fill.ts_ms <= self._last_fill_ms
+        self._last_fill_ms = max(self._last_fill_ms, fill.ts_ms)
+        self._queue.put_nowait(FillEvent(fill, is_snapshot=replay or (snapshot and not self._last_fill_ms)))
+
+    async def _backfill(self) -> None:
+        """After a gap: fills since the last one seen, and the state of every order still open."""
+        try:
+            for fill in await self.fills(max(0, self._last_fill_ms - 1)):
+                self._emit_fill(fill, snapshot=False)
+            for order in await self.open_orders():
+                self._queue.put_nowait(OrderUpdate(order, self.clock()))
+        except ExchangeError as exc:
+            log.warning("backfill after reconnect failed: %s", exc)
+
+    async def events(self) -> AsyncIterator[Event]:  # type: ignore[override]
+        while True:
+            yield await self._queue.get()
+
+    @property
+    def stream_connected(self) -> bool:
+        return self._stream.connected.is_set()
+
+    # ---- market data ----
+    async def markets(self) -> dict[str, Market]:
+        if not self._markets:
+            await self._load_markets()
+        return dict(self._markets)
+
+    async def _market(self, symbol: str) -> Market:
+        if not self._markets:
+            await self._load_markets()
+        m = self._markets.get(symbol)
+        if m is None:
+            raise InvalidSymbolError(f"unknown market {symbol!r}", venue=VENUE)
+        return m
+
+    async def mids(self) -> dict[str, Decimal]:
+        if self._stream.connected.is_set() and self.clock() - self._mids_ms < 5_000 and self._mids:
+            return self._mids
+        raw = await self.http.info({"type": "allMids"})
+        self._mids, self._mids_ms = parse.parse_mids(raw, self._by_coin), self.clock()
+        return self._mids
+
+    async def ticker(self, symbol: str) -> Ticker:
+        book = await self.order_book(symbol, 1)
+        mids = await self.mids()
+        bid = book.bids[0].price if book.bids else None
+        ask = book.asks[0].price if book.asks else None
+        mark = mids.get(symbol) or ((bid + ask) / 2 if bid and ask else None)
+        if mark is None:
+            raise ExchangeError(f"no price for {symbol}", venue=VENUE)
+        return Ticker(VENUE, symbol, bid, ask, mark, book.ts_ms, last=mark)
+
+    async def order_book(self, symbol: str, depth: int = 20) -> OrderBook:
+        m = await self._market(symbol)
+        book = parse.parse_book(await self.http.info({"type": "l2Book", "coin": m.native}), symbol)
+        return OrderBook(VENUE, symbol, book.bids[:depth], book.asks[:depth], book.ts_ms)
+
+    async def candles(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
+        m = await self._market(symbol)
+        if interval not in CANDLE_INTERVAL_MS:
+            raise InvalidOrderError(f"unsupported candle interval {interval!r}", venue=VENUE)
+        rows = await self.http.info({"type": "candleSnapshot", "req": {"coin": m.native, "interval": interval,
+                                                                        "startTime": start_ms, "endTime": end_ms}})
+        return parse.parse_candles(rows)
+
+    async def funding_rate(self, symbol: str) -> FundingRate:
+        m = await self._market(symbol)
+        if m.kind is not MarketKind.PERP:
+            raise InvalidSymbolError(f"{symbol} is spot: no funding", venue=VENUE)
+        _, ctxs = await self.http.info({"type": "metaAndAssetCtxs"})
+        ctx = ctxs[m.asset_id]  # type: ignore[index]
+        return FundingRate(VENUE, symbol, Decimal(ctx["funding"]), 1, mark=Decimal(ctx["markPx"]))
+
+    # ---- account ----
+    async def _clearinghouse(self) -> dict[str, Any]:
+        return await self.http.info({"type": "clearinghouseState", "user": self.user})  # type: ignore[no-any-return]
+
+    async def balances(self) -> AccountBalances:
+        ch, spot, mids = await asyncio.gather(
+            self._clearinghouse(), self.http.info({"type": "spotClearinghouseState", "user": self.user}), self.mids())
+        return parse.parse_balances(ch, spot, mids, ts_ms=self.clock())
+
+    async def positions(self) -> list[Position]:
+        return parse.parse_positions(await self._clearinghouse(), self._by_coin)
+
+    async def open_orders(self) -> list[Order]:
+        raw = await self.http.info({"type": "frontendOpenOrders", "user": self.user})
+        out = []
+        for o in raw:
+            out.append(parse.parse_order(o, self._by_coin))
+            out += [parse.parse_order(c, self._by_coin) for c in o.get("children", [])]
+        return out
+
+    async def fills(self, since_ms: int) -> list[Fill]:
+        out: list[Fill] = []
+        start = since_ms
+        while True:
+            page = await self.http.info({"type": "userFillsByTime", "user": self.user, "startTime": start})
+            out += [parse.parse_fill(f, self._by_coin) for f in page]
+            if len(page) < 2000:
+                break
+            start = max(int(f["time"]) for f in page) + 1
+        return out
+
+    async def funding_payments(self, since_ms: int) -> list[FundingPayment]:
+        rows = await self.http.info({"type": "userFunding", "user": self.user, "startTime": since_ms})
+        return [parse.parse_funding(r, self._by_coin) for r in rows]
+
+    # ---- signing and sending ----
+    async def _act(self, action: dict[str, Any], *, cancel: bool = False, batch: int = 1) -> Any:
+        for attempt in range(2):
+            nonce = self.nonces.next()
+            sig = self.signer.sign_l1(action, nonce, vault=self.vault, expires_after=None, is_mainnet=self.is_mainnet)
+            body = {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": self.vault}
+            resp = await self.http.exchange(body, cancel=cancel, batch=batch)
+            if resp.get("status") == "err":
+                message = str(resp.get("response"))
+                if is_nonce_error(message) and attempt == 0:
+                    continue  # the venue refused before acting: safe to sign again with a fresh nonce
+                raise map_error(message)
+            return resp["response"]
+        raise AssertionError("unreachable")
+
+    async def _wire(self, req: OrderRequest, m: Market) -> dict[str, Any]:
+        size = to_wire(req.size)
+        if req.order_type in (OrderType.STOP, OrderType.TAKE_PROFIT):
+            assert req.trigger_price is not None
+            trig = m.round_price(req.trigger_price)
+            limit = req.price if req.price is not None else m.round_price_aggressive(
+                trig * (1 + TRIGGER_SLIPPAGE * req.side.sign), req.side)
+            t: dict[str, Any] = {"trigger": {"isMarket": req.price is None, "triggerPx": to_wire(trig),
+                                             "tpsl": "tp" if req.order_type is OrderType.TAKE_PROFIT else "sl"}}
+            price = limit
+        elif req.price is None:
+            mid = (await self.mids()).get(req.symbol)
+            if mid is None:
+                raise ExchangeError(f"no mid price for {req.symbol}", venue=VENUE)
+            slip = req.slippage if req.slippage is not None else self.default_slippage
+            price = m.round_price_aggressive(mid * (1 + slip * req.side.sign), req.side)
+            t = {"limit": {"tif": "Ioc"}}
+        else:
+            price = req.price
+            t = {"limit": {"tif": TIF[req.tif]}}
+        wire: dict[str, Any] = {"a": m.asset_id, "b": req.side.value == "buy", "p": to_wire(price), "s": size,
+                                "r": req.reduce_only, "t": t}
+        if req.client_id:
+            wire["c"] = req.client_id
+        return wire
+
+    async def place(self, request: OrderRequest) -> Order:
+        if not request.client_id:
+            raise InvalidOrderError("a client id is required", venue=VENUE)
+        m = await self._market(request.symbol)
+        wires = [await self._wire(request, m)]
+        grouping = "na"
+        for trig, kind in ((request.take_profit, OrderType.TAKE_PROFIT), (request.stop_loss, OrderType.STOP)):
+            if trig is not None:
+                child = OrderRequest(VENUE, request.symbol, request.side.opposite, request.size, None, kind,
+                                     reduce_only=True, trigger_price=trig)
+                wires.append(await self._wire(child, m))
+                grouping = "normalTpsl"
+        resp = await self._act({"type": "order", "orders": wires, "grouping": grouping}, batch=len(wires))
+        status = resp["data"]["statuses"][0]
+        return self._placed(request, status)
+
+    def _placed(self, req: OrderRequest, status: Any) -> Order:
+        now = self.clock()
+        base = Order(VENUE, req.symbol, req.side, req.size, req.price, OrderStatus.OPEN, client_id=req.client_id,
+                     order_type=req.order_type if req.price is not None or req.order_type is not OrderType.LIMIT
+                     else OrderType.MARKET, tif=req.tif, reduce_only=req.reduce_only,
+                     trigger_price=req.trigger_price, created_ms=now, updated_ms=now)
+        if isinstance(status, dict) and "error" in status:
+            raise map_error(str(status["error"]))
+        if isinstance(status, dict) and "resting" in status:
+            st = OrderStatus.WAITING_TRIGGER if req.trigger_price is not None else OrderStatus.OPEN
+            return replace(base, status=st, order_id=str(status["resting"]["oid"]))
+        if isinstance(status, dict) and "filled" in status:
+            f = status["filled"]
+            filled = Decimal(f["totalSz"])
+            st = OrderStatus.FILLED if filled >= req.size else OrderStatus.CANCELED
+            return replace(base, status=st, order_id=str(f["oid"]), filled=filled, avg_price=Decimal(f["avgPx"]),
+                            reason=None if st is OrderStatus.FILLED else "unfilled remainder of an IOC order cancelled")
+        raise ExchangeError(f"unexpected order status {status!r}", venue=VENUE)
+
+    async def cancel(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> None:
+        m = await self._market(symbol)
+        if order_id is not None:
+            action = {"type": "cancel", "cancels": [{"a": m.asset_id, "o": int(order_id)}]}
+        elif client_id is not None:
+            action = {"type": "cancelByCloid", "cancels": [{"asset": m.asset_id, "cloid": client_id}]}
+        else:
+            raise OrderNotFoundError("give an order id or a client id", venue=VENUE)
+        status = (await self._act(action, cancel=True))["data"]["statuses"][0]
+        if status != "success":
+            raise map_error(str(status.get("error", status)))
+
+    async def cancel_all(self, symbol: str | None = None) -> list[Order]:
+        orders = [o for o in await self.open_orders() if symbol in (None, o.symbol) and o.order_id]
+        if not orders:
+            return []
+        cancels = [{"a": self._markets[o.symbol].asset_id, "o": int(o.order_id)} for o in orders]  # type: ignore[arg-type]
+        statuses = (await self._act({"type": "cancel", "cancels": cancels}, cancel=True,
+                                    batch=len(cancels)))["data"]["statuses"]
+        return [replace(o, status=OrderStatus.CANCELED, reason="cancelled")
+                for o, s in zip(orders, statuses, strict=False) if s == "success"]
+
+    async def modify(self, order_id: str, symbol: str, *, price: Decimal | None, size: Decimal | None) -> Order:
+        old = await self.order_status(symbol, order_id=order_id)
+        req = OrderRequest(VENUE, symbol, old.side, size if size is not None else old.remaining,
+                           price if price is not None else old.price, tif=old.tif, reduce_only=old.reduce_only,
+                           client_id=old.client_id)
+        m = await self._market(symbol)
+        resp = await self._act({"type": "batchModify", "modifies": [{"oid": int(order_id),
+                                                                     "order": await self._wire(req, m)}]})
+        return self._placed(req, resp["data"]["statuses"][0])
+
+    async def set_leverage(self, symbol: str, leverage: int, *, cross: bool = True) -> None:
+        m = await self._market(symbol)
+        await self._act({"type": "updateLeverage", "asset": m.asset_id, "isCross": cross, "leverage": leverage})
+
+    async def order_status(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> Order:
+        ref: int | str = int(order_id) if order_id is not None else str(client_id)
+        resp = await self.http.info({"type": "orderStatus", "user": self.user, "oid": ref})
+        order = parse.parse_order_status(resp, self._by_coin)
+        if order is None:
+            raise OrderNotFoundError(f"order {ref} is not known to the venue", venue=VENUE)
+        return order
+
+    async def arm_dead_man_switch(self, timeout_s: int) -> None:
+        await self._act({"type": "scheduleCancel", "time": self.clock() + timeout_s * 1000}, cancel=True)
+
+    async def disarm_dead_man_switch(self) -> None:
+        await self._act({"type": "scheduleCancel"}, cancel=True)
+
+    async def rate_limit_status(self) -> str:
+        used = await self.http.info({"type": "userRateLimit", "user": self.user})
+        return (f"IP weight {self.http.budget.headroom()}/{self.http.budget.per_minute} left;"
+                f" address {used['nRequestsUsed']}/{used['nRequestsCap']} requests")
+
