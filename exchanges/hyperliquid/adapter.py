@@ -322,23 +322,7 @@ class HyperliquidExchange(Exchange):
         return self._placed(request, status)
 
     def _placed(self, req: OrderRequest, status: Any) -> Order:
-        now = self.clock()
-        base = Order(VENUE, req.symbol, req.side, req.size, req.price, OrderStatus.OPEN, client_id=req.client_id,
-                     order_type=req.order_type if req.price is not None or req.order_type is not OrderType.LIMIT
-                     else OrderType.MARKET, tif=req.tif, reduce_only=req.reduce_only,
-                     trigger_price=req.trigger_price, created_ms=now, updated_ms=now)
-        if isinstance(status, dict) and "error" in status:
-            raise map_error(str(status["error"]))
-        if isinstance(status, dict) and "resting" in status:
-            st = OrderStatus.WAITING_TRIGGER if req.trigger_price is not None else OrderStatus.OPEN
-            return replace(base, status=st, order_id=str(status["resting"]["oid"]))
-        if isinstance(status, dict) and "filled" in status:
-            f = status["filled"]
-            filled = Decimal(f["totalSz"])
-            st = OrderStatus.FILLED if filled >= req.size else OrderStatus.CANCELED
-            return replace(base, status=st, order_id=str(f["oid"]), filled=filled, avg_price=Decimal(f["avgPx"]),
-                            reason=None if st is OrderStatus.FILLED else "unfilled remainder of an IOC order cancelled")
-        raise ExchangeError(f"unexpected order status {status!r}", venue=VENUE)
+        return parse.order_from_status(req, status, self.clock())
 
     async def cancel(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> None:
         m = await self._market(symbol)

@@ -16,6 +16,7 @@ from exchanges.models import (
     MarketKind,
     Order,
     OrderBook,
+    OrderRequest,
     OrderStatus,
     OrderType,
     Position,
@@ -183,8 +184,10 @@ def parse_order_status(resp: dict[str, Any], by_coin: dict[str, Market], venue: 
 
 def parse_fill(f: dict[str, Any], by_coin: dict[str, Market], venue: str = VENUE) -> Fill:
     m = by_coin.get(f["coin"])
+    # old fills carry no trade id: one order's fills in one block share the hash, so add what differs
+    fid = str(f["tid"]) if "tid" in f else f"{f['hash']}:{f['oid']}:{f['px']}:{f['sz']}:{f.get('startPosition')}"
     return Fill(
-        exchange=venue, fill_id=str(f["tid"]), order_id=str(f["oid"]), symbol=m.symbol if m else f["coin"],
+        exchange=venue, fill_id=fid, order_id=str(f["oid"]), symbol=m.symbol if m else f["coin"],
         side=side_of(f["side"]), price=d(f["px"]), size=d(f["sz"]), fee=d(f["fee"]), ts_ms=int(f["time"]),
         client_id=f.get("cloid"), fee_asset=f.get("feeToken", "USDC"), realized_pnl=d(f.get("closedPnl", "0")),
         is_maker=not f.get("crossed", True), liquidation=bool(f.get("liquidation")),
@@ -210,3 +213,27 @@ def parse_book(book: dict[str, Any], symbol: str, venue: str = VENUE) -> OrderBo
 
 def parse_mids(mids: dict[str, str], by_coin: dict[str, Market]) -> dict[str, Decimal]:
     return {by_coin[c].symbol: d(px) for c, px in mids.items() if c in by_coin}
+
+
+def order_from_status(req: OrderRequest, status: Any, now_ms: int, venue: str = VENUE) -> Order:
+    """The order as one /exchange order status describes it: resting, filled, or an error (raised)."""
+    from dataclasses import replace
+
+    from exchanges.hyperliquid.errors import map_error
+
+    base = Order(venue, req.symbol, req.side, req.size, req.price, OrderStatus.OPEN, client_id=req.client_id,
+                 order_type=req.order_type if req.price is not None or req.order_type is not OrderType.LIMIT
+                 else OrderType.MARKET, tif=req.tif, reduce_only=req.reduce_only,
+                 trigger_price=req.trigger_price, created_ms=now_ms, updated_ms=now_ms)
+    if isinstance(status, dict) and "error" in status:
+        raise map_error(str(status["error"]), venue)
+    if isinstance(status, dict) and "resting" in status:
+        st = OrderStatus.WAITING_TRIGGER if req.trigger_price is not None else OrderStatus.OPEN
+        return replace(base, status=st, order_id=str(status["resting"]["oid"]))
+    if isinstance(status, dict) and "filled" in status:
+        f = status["filled"]
+        filled = d(f["totalSz"])
+        st = OrderStatus.FILLED if filled >= req.size else OrderStatus.CANCELED
+        return replace(base, status=st, order_id=str(f["oid"]), filled=filled, avg_price=d(f["avgPx"]),
+                       reason=None if st is OrderStatus.FILLED else "unfilled remainder of an IOC order cancelled")
+    raise ParseError(f"unexpected order status {status!r}")
