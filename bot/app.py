@@ -29,19 +29,31 @@ def build_exchanges(config: Config, clock: Callable[[], int] | None = None) -> d
     out: dict[str, Exchange] = {}
     ex = config.exchanges
     if ex.paper.enabled:
-        if ex.paper.price_source != "sim":
-            raise StartupError(
-                f"exchanges.paper.price_source {ex.paper.price_source!r} needs that venue's adapter, which this"
-                " version does not include yet; use \"sim\""
-            )
+        feed = None
+        if ex.paper.price_source == "hyperliquid":
+            from exchanges.hyperliquid.public import HyperliquidPrices
+
+            feed = HyperliquidPrices(ex.hyperliquid.api_url)
+        elif ex.paper.price_source == "aster":
+            raise StartupError("exchanges.paper.price_source \"aster\" needs the Aster adapter, which this version"
+                               " does not include yet; use \"sim\" or \"hyperliquid\"")
         out["paper"] = PaperExchange(
-            starting_balance=ex.paper.starting_balance, seed=ex.paper.seed, clock=clock,
+            starting_balance=ex.paper.starting_balance, seed=ex.paper.seed, clock=clock, price_feed=feed,
             tick_interval_s=float(ex.paper.tick_interval_seconds) or None,
         )
-    for name in ("hyperliquid", "aster"):
-        if getattr(ex, name).enabled:
-            raise StartupError(f"exchanges.{name}: this version does not include the {name} adapter yet;"
-                               " set enabled false (paper trading works without accounts)")
+    hl = ex.hyperliquid
+    if hl.enabled:
+        from exchanges.hyperliquid.adapter import HyperliquidExchange
+
+        out["hyperliquid"] = HyperliquidExchange(
+            api_url=hl.api_url, ws_url=hl.stream_url, account_address=hl.account_address,
+            secret_key=hl.secret_key.get_secret_value(), vault_address=hl.vault_address, is_mainnet=not hl.testnet,
+            weight_per_minute=hl.rate_limit.requests_per_minute, default_slippage=config.trading.default_slippage,
+            **({"clock": clock} if clock else {}),
+        )
+    if ex.aster.enabled:
+        raise StartupError("exchanges.aster: this version does not include the Aster adapter yet; set enabled"
+                           " false (Hyperliquid and paper trading work)")
     return out
 
 

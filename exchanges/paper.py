@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Protocol
 
 from exchanges.base import Exchange
 from exchanges.errors import (
@@ -73,6 +74,12 @@ _REASONS = {
 }
 
 
+class PriceFeed(Protocol):
+    async def mids(self) -> dict[str, Decimal]: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass
 class PaperFaults:
     """Faults a trader (demo) or a test can switch on to see the bot cope."""
@@ -124,6 +131,7 @@ class PaperExchange(Exchange):
         name: str = "paper",
         engine: Engine | None = None,
         account: str = "paper",
+        price_feed: PriceFeed | None = None,
     ):
         self.name = name
         kw = {"clock": clock} if clock is not None else {}
@@ -132,12 +140,14 @@ class PaperExchange(Exchange):
         self.taker_fee, self.maker_fee = self.engine.taker_fee, self.engine.maker_fee
         self.starting_balance = starting_balance
         self.tick_interval_s = tick_interval_s
+        self.price_feed = price_feed
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._ticker: asyncio.Task[None] | None = None
         self._history = PriceHistory(self.engine.markets)
         self._markets = {s: self._as_own(m) for s, m in self.engine.markets.items()}
         self._connected = False
         self.faults = PaperFaults()
+        self._feed_error: str | None = None
 
     def _as_own(self, m: Market) -> Market:
         return m if m.exchange == self.name else replace(m, exchange=self.name)
@@ -169,6 +179,8 @@ class PaperExchange(Exchange):
                 await self._ticker
             self._ticker = None
         self.engine.unsubscribe(self._on_engine)
+        if self.price_feed is not None:
+            await self.price_feed.close()
         if self._connected:
             self._queue.put_nowait(StreamStatus(self.name, False, self.engine.clock(), "closed"))
         self._connected = False
@@ -176,8 +188,25 @@ class PaperExchange(Exchange):
     async def _tick_loop(self) -> None:
         assert self.tick_interval_s
         while True:
+            if self.price_feed is not None:
+                await self.follow_feed()
+            else:
+                self.tick()
             await asyncio.sleep(self.tick_interval_s)
-            self.tick()
+
+    async def follow_feed(self) -> None:
+        """Move the simulated markets to a venue's public prices (failures keep the last prices)."""
+        assert self.price_feed is not None
+        try:
+            mids = await self.price_feed.mids()
+        except (ExchangeError, OSError, TimeoutError) as exc:
+            self._feed_error = str(exc)
+            return
+        self._feed_error = None
+        for symbol, px in mids.items():
+            if symbol in self.engine.markets and px > 0:
+                self.engine.set_price(symbol, px)
+        self._record_prices()
 
     def tick(self, n: int = 1) -> None:
         """Advance the simulated market n steps (tests call this instead of waiting)."""

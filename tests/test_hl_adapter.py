@@ -53,7 +53,7 @@ async def hl():
 
 
 async def test_markets_balances_and_ticker(hl):
-    sim, _, ex = hl
+    _, _, ex = hl
     markets = await ex.markets()
     btc, purr = markets["BTC"], markets["PURR/USDC"]
     assert (btc.asset_id, btc.lot_size, btc.price_decimals) == (0, D("0.00001"), 1)

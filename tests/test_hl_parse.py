@@ -130,7 +130,8 @@ def test_every_sdk_cassette_parses(path):
     elif kind == "clearinghouseState":
         positions = parse.parse_positions(resp, {})
         assert all(p.size != 0 and p.entry_price > 0 for p in positions)
-        assert parse.parse_balances(resp, {"balances": []}, {}).account_value == D(resp["marginSummary"]["accountValue"])
+        value = parse.parse_balances(resp, {"balances": []}, {}).account_value
+        assert value == D(resp["marginSummary"]["accountValue"])
     elif kind in ("openOrders", "frontendOpenOrders"):
         orders = [parse.parse_order(o, {}) for o in resp]
         assert orders and all(o.order_id and o.size > 0 for o in orders)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import eth_account
 import pytest
 from hyperliquid.exchange import Exchange
@@ -15,12 +12,6 @@ from tests.simproc import sim_process
 
 KEY = "0x0123456789012345678901234567890123456789012345678901234567890123"
 ADDRESS = "0x14791697260E4c9A71f18484C9f997B308e59325"
-
-
-def control(base: str, route: str, body: dict) -> dict:
-    req = urllib.request.Request(f"{base}/_sim/{route}", json.dumps(body).encode(), {"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
 
 
 @pytest.fixture(scope="module")

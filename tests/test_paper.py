@@ -148,3 +148,22 @@ async def test_background_ticker_moves_prices():
     await asyncio.sleep(0.1)
     await ex.close()
     assert ex.engine.mids != before
+
+
+async def test_paper_follows_hyperliquid_public_prices(clock):
+    from exchanges.hyperliquid.public import HyperliquidPrices
+    from tests.hl import hl_venue
+
+    async with hl_venue() as (sim, url):
+        sim.set_price("ETH", D(4000))
+        sim.set_price("PURR/USDC", D("0.25"))
+        ex = PaperExchange(clock=clock, tick_interval_s=None, price_feed=HyperliquidPrices(url))
+        await ex.connect()
+        try:
+            await ex.follow_feed()
+            assert ex.engine.mark("ETH") == D(4000) and ex.engine.mark("PURR/USDC") == D("0.25")
+            sim.set_price("ETH", D(4100))
+            await ex.follow_feed()
+            assert (await ex.ticker("ETH")).mark == D(4100)
+        finally:
+            await ex.close()

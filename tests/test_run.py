@@ -49,4 +49,4 @@ def test_run_refuses_an_adapter_this_version_lacks(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bot.cli", "run"], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 2
-    assert "exchanges.hyperliquid: this version does not include the hyperliquid adapter yet" in proc.stderr
+    assert "exchanges.aster: this version does not include the Aster adapter yet" in proc.stderr
