@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+import pytest
+
 from tests.tg import Rig, button
 
 
-async def test_full_trading_session(tmp_path):
-    async with Rig(tmp_path) as rig:
+@pytest.mark.parametrize("venue", ["paper", "hyperliquid"])
+async def test_full_trading_session(tmp_path, venue):
+    async with Rig(tmp_path, venue=venue) as rig:
         me = rig.trader
         start = await me.ask("/start")
         assert "KILL" in start["text"] and start["reply_markup"]["keyboard"][0][0]["text"] == "🛑 KILL"
@@ -30,7 +33,10 @@ async def test_full_trading_session(tmp_path):
         assert "✅ Filled 0.01000" in closed["text"], closed["text"]
         assert await rig.paper.positions() == []
 
-        pnl = await me.ask("/pnl")
+        for _ in range(50):  # fills reach the store from the venue's stream
+            pnl = await me.ask("/pnl")
+            if "Trades: today 2" in pnl["text"]:
+                break
         assert "today" in pnl["text"] and "Trades: today 2" in pnl["text"]
         fees = sum(f.fee for f in await rig.paper.fills(0))
         assert f"-${fees.quantize(D('0.01'))}" in pnl["text"]

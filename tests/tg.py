@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -90,15 +91,25 @@ def button(message: dict[str, Any], prefix: str) -> str:
 
 
 class Rig:
-    def __init__(self, tmp_path: Path, clock: Callable[[], int] | None = None, **overrides: Any):
+    def __init__(self, tmp_path: Path, clock: Callable[[], int] | None = None, venue: str = "paper",
+                 **overrides: Any):
         self.tmp_path = tmp_path
         self.clock = clock
+        self.venue = venue
+        self.hl_url: str | None = None
         self.overrides = overrides
         self.sim = TelegramSim()
         self.app: App | None = None
 
     async def __aenter__(self) -> Rig:
         self.runner, self.base = await start_site(self.sim.app())
+        if self.venue == "hyperliquid":
+            from sim.hyperliquid.server import HyperliquidSim
+            from tests.hl import ADDRESS
+
+            self.hl = HyperliquidSim(fund_usdc=Decimal(10_000))
+            self.hl.see(ADDRESS)
+            self.hl_runner, self.hl_url = await start_site(self.hl.app())
         self.http = aiohttp.ClientSession()
         try:
             await self.start_bot()
@@ -114,7 +125,10 @@ class Rig:
         raw: dict[str, Any] = {
             "telegram": {"bot_token": "123:SIMTOKEN", "base_url": f"{self.base}/bot",
                          "allowed_user_ids": [TRADER, OTHER_TRADER]},
-            "exchanges": {"paper": {"enabled": True, "tick_interval_seconds": 0}},
+            "exchanges": {"paper": {"enabled": True, "tick_interval_seconds": 0}} if self.venue == "paper" else {
+                "hyperliquid": {"enabled": True, "testnet": True, "base_url": self.hl_url,
+                                "account_address": "0x14791697260E4c9A71f18484C9f997B308e59325",
+                                "secret_key": "0x" + "0123456789" * 6 + "0123"}},
             "storage": {"path": str(self.tmp_path / "bot.db")},
             "trading": {"max_leverage": 20, "max_order_size": 100_000,
                         "position_limits": {"max_positions_per_symbol": 1, "max_total_positions": 5,
@@ -139,8 +153,9 @@ class Rig:
 
     @property
     def paper(self) -> Any:
+        """The venue under test (the paper exchange or the Hyperliquid adapter)."""
         assert self.app is not None
-        return self.app.exchanges["paper"]
+        return self.app.exchanges[self.venue]
 
     async def fault(self, **body: Any) -> None:
         async with self.http.post(f"{self.base}/_sim/fault", json=body) as r:
@@ -150,3 +165,5 @@ class Rig:
         await self.stop_bot()
         await self.http.close()
         await self.runner.cleanup()
+        if self.hl_url:
+            await self.hl_runner.cleanup()
