@@ -272,8 +272,12 @@ class OrderManager:
             if not reducing and self.state.effective(req.exchange) is not TradingState.ACTIVE:
                 return await self._finish(intent, replace(intent, status=OrderStatus.REJECTED,
                                                           reason="trading halted before the order was sent"))
-            if req.leverage and req.exchange and not reducing:
-                await self._ensure_leverage(ex, req.symbol, req.leverage)
+            if req.leverage and not reducing:
+                try:
+                    await self._ensure_leverage(ex, req.symbol, req.leverage)
+                except ExchangeError as exc:  # the order itself was not sent
+                    return await self._finish(intent, replace(intent, status=OrderStatus.REJECTED,
+                                                              reason=f"could not set leverage: {exc.raw}"))
             try:
                 sent = await asyncio.wait_for(ex.place(req), timeout=float(self.config.trading.order_timeout))
             except (TimeoutError, ExchangeError) as exc:

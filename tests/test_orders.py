@@ -160,3 +160,16 @@ async def test_cancel_and_close_are_recorded(r):
     close = await r.orders.place(r.orders.close_request(pos, D("0.5")))
     assert close.preview.reducing and close.order.filled == D("0.01")
     assert (await r.venues["paper"].positions())[0].size == D("0.01")
+
+
+async def test_a_failed_leverage_change_rejects_the_order_it_preceded(r):
+    venue = r.venues["paper"]
+
+    async def timeout(symbol, leverage, *, cross=True):
+        raise OrderStateUnknown("no answer from the venue (TimeoutError)", venue="paper")
+
+    venue.set_leverage = timeout  # type: ignore[method-assign]
+    placed = await r.orders.place(buy(price="99000", leverage=5))
+    assert placed.order.status is OrderStatus.REJECTED and placed.order.reason.startswith("could not set leverage")
+    assert await r.store.orders_with_status([OrderStatus.PENDING]) == []
+    assert await venue.open_orders() == []

@@ -32,10 +32,11 @@ DESERIALIZE = "Failed to deserialize the JSON body into the target type"
 
 @dataclass
 class Fault:
-    kind: str  # latency | 429 | 503 | 500 | drop | ws_silent
+    kind: str  # latency | 429 | 503 | 500 | drop | hold | ws_silent
     count: int = 1
     until: float | None = None
     ms: int = 0
+    action: str | None = None  # only this /exchange action type (e.g. "order"); None: any request
 
 
 def _now_ms() -> int:
@@ -118,13 +119,13 @@ class HyperliquidSim:
         return app
 
     # ---- faults and limits ----
-    def _fault(self, kinds: set[str]) -> Fault | None:
+    def _fault(self, kinds: set[str], action: str | None = None) -> Fault | None:
         now = time.monotonic()
         for f in list(self.faults):
             if f.until is not None and now > f.until:
                 self.faults.remove(f)
                 continue
-            if f.kind in kinds:
+            if f.kind in kinds and f.action in (None, action):
                 if f.until is None:
                     f.count -= 1
                     if f.count <= 0:
@@ -187,8 +188,12 @@ class HyperliquidSim:
             result = self.actions.handle(body)
         except WireError as exc:
             return web.Response(status=422, text=f"{DESERIALIZE}: {exc}" if str(exc) != DESERIALIZE else DESERIALIZE)
-        if self._fault({"drop"}) is not None and request.transport is not None:
+        kind = str(action.get("type"))
+        if self._fault({"drop"}, kind) is not None and request.transport is not None:
             request.transport.abort()  # accepted, but the answer never arrives
+        hold = self._fault({"hold"}, kind)
+        if hold is not None:
+            await asyncio.sleep(hold.ms / 1000)  # accepted; the answer comes late (or never, to a dead client)
         return web.json_response(result)
 
     # ---- control routes ----
@@ -237,7 +242,7 @@ class HyperliquidSim:
             if duration is not None:
                 asyncio.get_running_loop().call_later(float(duration), setattr, self.hub, "silent", False)
             return web.json_response({"ok": True})
-        self.faults.append(Fault(kind, int(body.get("count", 1)), until, int(body.get("ms", 0))))
+        self.faults.append(Fault(kind, int(body.get("count", 1)), until, int(body.get("ms", 0)), body.get("action")))
         return web.json_response({"ok": True})
 
     async def sim_clear(self, request: web.Request) -> web.Response:
