@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterable
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -111,10 +112,17 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
+T = TypeVar("T")
 _ORDER_COLS = ("client_id", "exchange", "symbol", "side", "size", "price", "order_type", "tif", "reduce_only",
                "status", "order_id", "filled", "avg_price", "trigger_price", "reason", "created_ms", "updated_ms")
 _FILL_COLS = ("exchange", "fill_id", "order_id", "client_id", "symbol", "side", "price", "size", "fee", "fee_asset",
               "realized_pnl", "is_maker", "liquidation", "ts_ms")
+
+
+_INSERT_ORDER = (f"INSERT INTO orders ({', '.join((*_ORDER_COLS, 'extra'))})"
+                 f" VALUES ({', '.join('?' * (len(_ORDER_COLS) + 1))})")
+_UPDATE_ORDER = f"UPDATE orders SET {', '.join(f'{c} = ?' for c in _ORDER_COLS[1:])} WHERE client_id = ?"
+_INSERT_FILL = f"INSERT OR IGNORE INTO fills ({', '.join(_FILL_COLS)}) VALUES ({', '.join('?' * len(_FILL_COLS))})"
 
 
 def _s(d: Decimal | None) -> str | None:
@@ -227,6 +235,26 @@ class Store:
                 if not committed:
                     await self.db.execute("ROLLBACK")
 
+    async def _atomic(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` as one transaction in one trip to the database thread (the hot path: a token, an
+        intent, an order update, a fill). Uses aiosqlite's worker thread, which owns the connection."""
+
+        def run() -> T:
+            conn = self.db._conn  # only ever touched from aiosqlite's own thread, as here
+            conn.execute("BEGIN IMMEDIATE")
+            done = False
+            try:
+                out = fn(conn)
+                conn.execute("COMMIT")
+                done = True
+                return out
+            finally:
+                if not done:
+                    conn.execute("ROLLBACK")
+
+        async with self._tx_lock:
+            return await self.db._execute(run)  # type: ignore[no-any-return]
+
     async def _one(self, sql: str, args: Iterable[Any] = ()) -> aiosqlite.Row | None:
         async with self.db.execute(sql, tuple(args)) as cur:
             return await cur.fetchone()
@@ -240,16 +268,33 @@ class Store:
         """Store an order intent; committed before the function returns. Duplicate client ids raise."""
         if not order.client_id:
             raise ValueError("an order row needs a client id")
-        cols = ", ".join((*_ORDER_COLS, "extra"))
-        marks = ", ".join("?" * (len(_ORDER_COLS) + 1))
-        async with self.transaction() as db:
-            await db.execute(f"INSERT INTO orders ({cols}) VALUES ({marks})",
-                             (*_order_row(order), json.dumps(extra or {})))
+        row = (*_order_row(order), json.dumps(extra or {}))
+        await self._atomic(lambda c: c.execute(_INSERT_ORDER, row))
 
     async def update_order(self, order: Order) -> None:
-        sets = ", ".join(f"{c} = ?" for c in _ORDER_COLS[1:])
-        async with self.transaction() as db:
-            await db.execute(f"UPDATE orders SET {sets} WHERE client_id = ?", (*_order_row(order)[1:], order.client_id))
+        row = (*_order_row(order)[1:], order.client_id)
+        await self._atomic(lambda c: c.execute(_UPDATE_ORDER, row))
+
+    async def merge_order(self, client_id: str, fold: Callable[[Order], Order | None]) -> Order | None:
+        """Read an order, fold a report into it and write the result, as one transaction. `fold`
+        returns None when nothing changes. Returns the order as stored afterwards."""
+
+        def run(c: sqlite3.Connection) -> Order | None:
+            c.row_factory = sqlite3.Row
+            try:
+                r = c.execute("SELECT * FROM orders WHERE client_id = ?", (client_id,)).fetchone()
+            finally:
+                c.row_factory = aiosqlite.Row
+            if r is None:
+                return None
+            stored = _order_from(r)
+            merged = fold(stored)
+            if merged is None:
+                return stored
+            c.execute(_UPDATE_ORDER, (*_order_row(merged)[1:], merged.client_id))
+            return merged
+
+        return await self._atomic(run)
 
     async def get_order(self, client_id: str) -> Order | None:
         r = await self._one("SELECT * FROM orders WHERE client_id = ?", (client_id,))
@@ -279,16 +324,16 @@ class Store:
         f = fill
         row = (f.exchange, f.fill_id, f.order_id, f.client_id, f.symbol, f.side.value, str(f.price), str(f.size),
                str(f.fee), f.fee_asset, str(f.realized_pnl), int(f.is_maker), int(f.liquidation), f.ts_ms)
-        async with self.transaction() as db:
-            marks = ", ".join("?" * len(_FILL_COLS))
-            cur = await db.execute(f"INSERT OR IGNORE INTO fills ({', '.join(_FILL_COLS)}) VALUES ({marks})", row)
-            if cur.rowcount == 0:
+        moved = (*_order_row(order)[1:], order.client_id) if order is not None and order.client_id else None
+
+        def write(c: sqlite3.Connection) -> bool:
+            if c.execute(_INSERT_FILL, row).rowcount == 0:
                 return False
-            if order is not None and order.client_id:
-                sets = ", ".join(f"{c} = ?" for c in _ORDER_COLS[1:])
-                await db.execute(f"UPDATE orders SET {sets} WHERE client_id = ?",
-                                 (*_order_row(order)[1:], order.client_id))
-        return True
+            if moved is not None:
+                c.execute(_UPDATE_ORDER, moved)
+            return True
+
+        return await self._atomic(write)
 
     async def fills_since(self, since_ms: int, exchange: str | None = None) -> list[Fill]:
         sql, args = "SELECT * FROM fills WHERE ts_ms >= ?", [since_ms]
@@ -317,21 +362,23 @@ class Store:
 
     async def consume_confirmation(self, token: str, user_id: int, now_ms: int) -> tuple[str, Confirmation | None]:
         """Atomically use a token once. Outcome: ok | unknown | used | not_yours | expired."""
-        async with self.transaction() as db:
-            async with db.execute("SELECT * FROM confirmations WHERE token = ?", (token,)) as cur:
-                r = await cur.fetchone()
+
+        def use(db: sqlite3.Connection) -> tuple[str, Confirmation | None]:
+            r = db.execute("SELECT token, user_id, chat_id, kind, payload, expires_ms, consumed_ms FROM confirmations"
+                           " WHERE token = ?", (token,)).fetchone()
             if r is None:
                 return "unknown", None
-            c = Confirmation(r["token"], r["user_id"], r["chat_id"], r["kind"], json.loads(r["payload"]),
-                             r["expires_ms"])
-            if r["consumed_ms"] is not None:
+            c = Confirmation(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5])
+            if r[6] is not None:
                 return "used", c
-            if r["user_id"] != user_id:
+            if r[1] != user_id:
                 return "not_yours", c
-            if r["expires_ms"] <= now_ms:
+            if r[5] <= now_ms:
                 return "expired", c
-            await db.execute("UPDATE confirmations SET consumed_ms = ? WHERE token = ?", (now_ms, token))
+            db.execute("UPDATE confirmations SET consumed_ms = ? WHERE token = ?", (now_ms, token))
             return "ok", c
+
+        return await self._atomic(use)
 
     # ---- audit, equity, state ----
     async def audit(self, ts_ms: int, user_id: int | None, chat_id: int | None, kind: str, text: str,

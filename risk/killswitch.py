@@ -13,7 +13,6 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from bot.config_schema import Config
-from exchanges.errors import ExchangeError
 from exchanges.models import Position
 from risk.events import Bus, KillReport, TradingState, VenueKillReport
 from risk.orders import OrderManager
@@ -63,41 +62,53 @@ class KillSwitch:
         return await self.state.set(TradingState.ACTIVE, "resumed", by)
 
     async def _venue(self, venue: str, flatten: bool) -> VenueKillReport:
-        cancelled, closed, failures = 0, [], []
-        remaining_orders, remaining_positions = 0, ()
+        """Cancel and flatten at the same time, then read both back; retry what is left."""
+        cancelled, closed = 0, set()
+        failures: list[str] = []
+        left_orders, left_positions = 0, ()
         ex = self.m.venue(venue)
         for attempt in range(self.attempts):
             failures = []
-            try:
-                cancelled += len(await self.m.cancel_all(venue))
-                remaining_orders = len(await ex.open_orders())
-                if remaining_orders:
-                    failures.append(f"{remaining_orders} orders still open after cancel")
-            except ExchangeError as exc:
-                failures.append(f"cancel: {exc.raw}")
-            except (OSError, TimeoutError) as exc:
-                failures.append(f"cancel: {exc!r}")
-            if flatten and not failures:
-                try:
-                    positions = [p for p in await ex.positions() if p.size != 0]
-                    results = await asyncio.gather(*(self._close(p) for p in positions), return_exceptions=True)
-                    for p, res in zip(positions, results, strict=True):
-                        if isinstance(res, BaseException):
-                            failures.append(f"close {p.symbol}: {getattr(res, 'raw', res)!s}")
-                    left = [p for p in await ex.positions() if p.size != 0]
-                    closed += [p.symbol for p in positions if p.symbol not in {q.symbol for q in left}]
-                    remaining_positions = tuple(p.symbol for p in left)
-                    if left:
-                        failures.append(f"still open: {', '.join(remaining_positions)}")
-                except ExchangeError as exc:
-                    failures.append(f"flatten: {exc.raw}")
-                except (OSError, TimeoutError) as exc:
-                    failures.append(f"flatten: {exc!r}")
+            jobs = [self._cancel_all(venue)] + ([self._flatten(venue)] if flatten else [])
+            for res in await asyncio.gather(*jobs, return_exceptions=True):
+                if isinstance(res, int):
+                    cancelled += res
+                elif isinstance(res, set):
+                    closed |= res
+                elif isinstance(res, list):
+                    failures += res
+                elif isinstance(res, BaseException):
+                    failures.append(_why(res))
+            checks = await asyncio.gather(ex.open_orders(), *([ex.positions()] if flatten else []),
+                                          return_exceptions=True)
+            if isinstance(checks[0], BaseException):
+                failures.append(f"reading orders back: {_why(checks[0])}")
+            else:
+                left_orders = len(checks[0])
+                if left_orders:
+                    failures.append(f"{left_orders} orders still open after cancel")
+            if flatten:
+                if isinstance(checks[1], BaseException):
+                    failures.append(f"reading positions back: {_why(checks[1])}")
+                else:
+                    left_positions = tuple(p.symbol for p in checks[1] if p.size != 0)
+                    closed -= set(left_positions)
+                    if left_positions:
+                        failures.append(f"still open: {', '.join(left_positions)}")
             if not failures:
                 break
             await asyncio.sleep(self.backoff * (2 ** attempt))
-        return VenueKillReport(venue, cancelled, tuple(closed), remaining_orders, remaining_positions,
-                               tuple(failures))
+        return VenueKillReport(venue, cancelled, tuple(sorted(closed)), left_orders, left_positions, tuple(failures))
+
+    async def _cancel_all(self, venue: str) -> int:
+        return len(await self.m.cancel_all(venue))
+
+    async def _flatten(self, venue: str) -> set[str] | list[str]:
+        positions = [p for p in await self.m.venue(venue).positions() if p.size != 0]
+        results = await asyncio.gather(*(self._close(p) for p in positions), return_exceptions=True)
+        failed = [f"close {p.symbol}: {_why(r)}" for p, r in zip(positions, results, strict=True)
+                  if isinstance(r, BaseException)]
+        return failed or {p.symbol for p in positions}
 
     async def _close(self, p: Position) -> None:
         await self.m.send(self.m.close_request(p, Decimal(1), self.slippage), reducing=True, origin="kill switch")
@@ -121,3 +132,7 @@ class KillSwitch:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _why(exc: BaseException) -> str:
+    return str(getattr(exc, "raw", None) or exc or type(exc).__name__)

@@ -20,6 +20,7 @@ from exchanges.base import Exchange
 from exchanges.errors import ExchangeError, InvalidOrderError, InvalidSymbolError, OrderNotFoundError
 from exchanges.models import (
     CANDLE_INTERVAL_MS,
+    AccountBalances,
     Market,
     MarketKind,
     Order,
@@ -122,11 +123,10 @@ class OrderManager:
                 out.extend(r)
         return out, complete
 
-    async def _total_equity(self) -> Decimal | None:
+    async def _all_balances(self) -> dict[str, AccountBalances | None]:
         results = await asyncio.gather(*(ex.balances() for ex in self.exchanges.values()), return_exceptions=True)
-        if any(isinstance(r, BaseException) for r in results):
-            return None
-        return sum((r.equity for r in results if not isinstance(r, BaseException)), ZERO)
+        return {name: None if isinstance(r, BaseException) else r for name, r in zip(self.exchanges, results,
+                                                                                   strict=True)}
 
     # ---- preview ----
     async def preview(self, req: OrderRequest) -> Preview:
@@ -140,10 +140,13 @@ class OrderManager:
             ctx_refusal = Refusal("UNKNOWN_MARKET", f"{req.symbol} is not a market on {req.exchange}.")
             return Preview(req, None, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, 1, ZERO, ZERO, None, False,
                            [ctx_refusal], ts_ms=now)
-        book, ticker, bal, (positions, positions_ok), equity = await asyncio.gather(
-            ex.order_book(req.symbol), ex.ticker(req.symbol), ex.balances(), self._all_positions(),
-            self._total_equity(),
-        )
+        book, ticker, balances, (positions, positions_ok) = await asyncio.gather(
+            ex.order_book(req.symbol), ex.ticker(req.symbol), self._all_balances(), self._all_positions())
+        bal = balances[req.exchange]
+        if bal is None:  # the venue we trade on must answer; raise its error
+            bal = await ex.balances()
+        equity = None if any(b is None for b in balances.values()) else sum(
+            (b.equity for b in balances.values() if b is not None), ZERO)
         warnings: list[str] = []
         if not positions_ok:
             warnings.append("Positions of some exchange could not be read; counts may be incomplete.")
@@ -279,7 +282,8 @@ class OrderManager:
                     return await self._finish(intent, replace(intent, status=OrderStatus.REJECTED,
                                                               reason=f"could not set leverage: {exc.raw}"))
             try:
-                sent = await asyncio.wait_for(ex.place(req), timeout=float(self.config.trading.order_timeout))
+                async with asyncio.timeout(float(self.config.trading.order_timeout)):
+                    sent = await ex.place(req)
             except (TimeoutError, ExchangeError) as exc:
                 if isinstance(exc, ExchangeError) and not exc.outcome_unknown:
                     return await self._finish(intent, replace(intent, status=OrderStatus.REJECTED,
@@ -299,13 +303,11 @@ class OrderManager:
             self._leverage_set[(ex.name, symbol)] = leverage
 
     async def _finish(self, intent: Order, report: Order) -> Order:
+        """Fold a venue report into the stored order (read, merge, write: one transaction)."""
         async with self.event_lock:
-            stored = await self.store.get_order(intent.client_id or "") or intent
-            merged = merge(stored, replace(report, client_id=stored.client_id))
-            if merged is not None:
-                await self.store.update_order(merged)
-                return merged
-            return stored
+            stored = await self.store.merge_order(
+                intent.client_id or "", lambda old: merge(old, replace(report, client_id=old.client_id)))
+            return stored if stored is not None else intent
 
     async def resolve(self, order: Order) -> Order:
         """Find out what became of an order whose outcome is unknown. Never resends it."""

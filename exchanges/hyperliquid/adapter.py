@@ -87,6 +87,9 @@ class HyperliquidExchange(Exchange):
         self._last_fill_ms = 0
         self._seen_fills: set[str] = set()
         self._was_down = False
+        self._cache: dict[str, tuple[int, Any]] = {}  # key -> (fetched at ms, value)
+        self._flight: dict[str, asyncio.Future[Any]] = {}
+        self._books: dict[str, OrderBook] = {}  # coin -> latest l2Book from the stream
 
     def __repr__(self) -> str:
         return f"HyperliquidExchange({self.user}, {'mainnet' if self.is_mainnet else 'testnet'})"
@@ -122,7 +125,43 @@ class HyperliquidExchange(Exchange):
             self._was_down = False
             asyncio.get_running_loop().create_task(self._backfill())
 
+    # reads: one request in flight per key, answers reused briefly; account answers are dropped as soon
+    # as the account's own stream says something changed, or after our own actions
+    ACCOUNT_KEYS = ("clearinghouseState", "spotClearinghouseState", "frontendOpenOrders")
+
+    async def _read(self, key: str, payload: dict[str, Any], ttl_ms: int) -> Any:
+        hit = self._cache.get(key)
+        if hit is not None and self.clock() - hit[0] <= ttl_ms and self._stream.connected.is_set():
+            return hit[1]
+        pending = self._flight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._flight[key] = fut
+        try:
+            value = await self.http.info(payload)
+            self._cache[key] = (self.clock(), value)
+            fut.set_result(value)
+            return value
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: waiters get it, nobody logs it as lost
+            raise
+        finally:
+            self._flight.pop(key, None)
+
+    def _account_changed(self) -> None:
+        for k in self.ACCOUNT_KEYS:
+            self._cache.pop(k, None)
+
     async def _on_message(self, channel: str, data: Any) -> None:
+        if channel in ("orderUpdates", "userFills", "user", "userFundings"):
+            self._account_changed()
+        if channel == "l2Book":
+            m = self._by_coin.get(data.get("coin"))
+            if m is not None:
+                self._books[m.native] = parse.parse_book(data, m.symbol)
+            return
         if channel == "allMids":
             self._mids = parse.parse_mids(data["mids"], self._by_coin)
             self._mids_ms = self.clock()
@@ -210,7 +249,11 @@ class HyperliquidExchange(Exchange):
 
     async def order_book(self, symbol: str, depth: int = 20) -> OrderBook:
         m = await self._market(symbol)
-        book = parse.parse_book(await self.http.info({"type": "l2Book", "coin": m.native}), symbol)
+        book = self._books.get(m.native) if self._stream.connected.is_set() else None
+        if book is None:
+            await self._stream.subscribe({"type": "l2Book", "coin": m.native})  # keep it streaming from now on
+            book = parse.parse_book(await self._read(f"l2Book:{m.native}", {"type": "l2Book", "coin": m.native}, 250),
+                                    symbol)
         return OrderBook(VENUE, symbol, book.bids[:depth], book.asks[:depth], book.ts_ms)
 
     async def candles(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
@@ -231,18 +274,19 @@ class HyperliquidExchange(Exchange):
 
     # ---- account ----
     async def _clearinghouse(self) -> dict[str, Any]:
-        return await self.http.info({"type": "clearinghouseState", "user": self.user})  # type: ignore[no-any-return]
+        return await self._read("clearinghouseState", {"type": "clearinghouseState", "user": self.user}, 1000)  # type: ignore[no-any-return]
 
     async def balances(self) -> AccountBalances:
+        spot_q = {"type": "spotClearinghouseState", "user": self.user}
         ch, spot, mids = await asyncio.gather(
-            self._clearinghouse(), self.http.info({"type": "spotClearinghouseState", "user": self.user}), self.mids())
+            self._clearinghouse(), self._read("spotClearinghouseState", spot_q, 1000), self.mids())
         return parse.parse_balances(ch, spot, mids, ts_ms=self.clock())
 
     async def positions(self) -> list[Position]:
         return parse.parse_positions(await self._clearinghouse(), self._by_coin)
 
     async def open_orders(self) -> list[Order]:
-        raw = await self.http.info({"type": "frontendOpenOrders", "user": self.user})
+        raw = await self._read("frontendOpenOrders", {"type": "frontendOpenOrders", "user": self.user}, 0)
         out = []
         for o in raw:
             out.append(parse.parse_order(o, self._by_coin))
@@ -270,7 +314,10 @@ class HyperliquidExchange(Exchange):
             nonce = self.nonces.next()
             sig = self.signer.sign_l1(action, nonce, vault=self.vault, expires_after=None, is_mainnet=self.is_mainnet)
             body = {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": self.vault}
-            resp = await self.http.exchange(body, cancel=cancel, batch=batch)
+            try:
+                resp = await self.http.exchange(body, cancel=cancel, batch=batch)
+            finally:
+                self._account_changed()
             if resp.get("status") == "err":
                 message = str(resp.get("response"))
                 if is_nonce_error(message) and attempt == 0:

@@ -95,6 +95,14 @@ class StreamClient:
             except Exception:  # a message we cannot handle must not take the stream down
                 log.exception("failed to handle %s message", channel)
 
+    async def subscribe(self, sub: dict[str, Any]) -> None:
+        """Add a subscription now (if connected) and after every reconnect."""
+        if sub in self.subscriptions:
+            return
+        self.subscriptions.append(sub)
+        if self._ws is not None:
+            await self._ws.send(json.dumps({"method": "subscribe", "subscription": sub}))
+
     async def close(self) -> None:
         self._stop = True
         if self._ws is not None:

@@ -6,6 +6,7 @@ A fault can make every connection go silent (no data, pings still answered) or c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -41,6 +42,7 @@ class Hub:
         self.on_info, self.on_action = on_info, on_action
         self.clients: set[Client] = set()
         self.silent = False
+        self._dirty_books: set[str] = set()
         engine.subscribe(self._on_engine)
 
     # ---- connections ----
@@ -145,7 +147,20 @@ class Hub:
                     break
         return out
 
+    def _book_changed(self, symbol: str) -> None:
+        """Books are pushed once per burst of changes, like the venue's per-block snapshots."""
+        if not self._dirty_books:
+            asyncio.get_running_loop().call_soon(self._push_books)
+        self._dirty_books.add(symbol)
+
+    def _push_books(self) -> None:
+        dirty, self._dirty_books = self._dirty_books, set()
+        self.prices_moved(sorted(dirty), mids=False)
+
     def _on_engine(self, kind: str, payload: object) -> None:
+        if isinstance(payload, SimOrder | SimFill) and self.clients:
+            with contextlib.suppress(RuntimeError):  # no running loop: nobody is listening
+                self._book_changed(payload.symbol)
         if isinstance(payload, SimOrder) and kind == "order" and payload.oid > 0:
             for c in self._subscribers("orderUpdates", user=payload.account):
                 self._send(c, "orderUpdates", [wire.ws_order(payload, self.n)])
@@ -173,12 +188,13 @@ class Hub:
             for c in self._subscribers("userEvents", user=payload.account):
                 self._send(c, "user", {"liquidation": liq})
 
-    def prices_moved(self, symbols: list[str]) -> None:
+    def prices_moved(self, symbols: list[str], *, mids: bool = True) -> None:
         if not self.clients:
             return
-        mids = {"mids": wire.mids(self.e, self.n)}
-        for c in self._subscribers("allMids"):
-            self._send(c, "allMids", mids)
+        if mids:
+            all_mids = {"mids": wire.mids(self.e, self.n)}
+            for c in self._subscribers("allMids"):
+                self._send(c, "allMids", all_mids)
         for s in symbols:
             coin = self.n.coin(s)
             book = None

@@ -1,0 +1,44 @@
+"""Shared helpers for the benchmarks (run by hand, never in CI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "0x0123456789012345678901234567890123456789012345678901234567890123"
+ADDRESS = "0x14791697260E4c9A71f18484C9f997B308e59325"
+
+
+@contextmanager
+def emulator(*args: str) -> Iterator[dict[str, str]]:
+    """The emulators in their own process, so they do not share a CPU budget with what is measured."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        yield json.loads(proc.stdout.readline())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+def row(name: str, ms: list[float]) -> str:
+    return (f"{name:<34} {len(ms):>5} {statistics.median(ms):>9.2f} {pct(ms, 99):>9.2f} {statistics.mean(ms):>9.2f}"
+            f" {max(ms):>9.2f}")
+
+
+HEADER = f"{'path':<34} {'n':>5} {'p50 ms':>9} {'p99 ms':>9} {'mean ms':>9} {'max ms':>9}"
