@@ -145,8 +145,9 @@ class HyperliquidSim:
 
     async def _gate(self, request: web.Request, weight: int) -> web.Response | None:
         latency = self._fault({"latency"})
-        if latency is not None:
+        if latency is not None:  # one-way latency: on the way in here, on the way out in _reply
             await asyncio.sleep(latency.ms / 1000)
+            request["latency_ms"] = latency.ms
         if self._fault({"429"}) is not None or not self._charge(request.remote or "?", weight):
             return web.json_response(None, status=429)
         for code in ("503", "500"):
@@ -170,7 +171,7 @@ class HyperliquidSim:
             refused = await self._gate(request, WEIGHTS.get(str(body.get("type")), 20))
             if refused is not None:
                 return refused
-            return web.json_response(self.info.handle(body))
+            return await self._reply(request, self.info.handle(body))
         except WireError as exc:
             return web.Response(status=422, text=f"{DESERIALIZE}: {exc}" if str(exc) != DESERIALIZE else DESERIALIZE)
 
@@ -194,7 +195,13 @@ class HyperliquidSim:
         hold = self._fault({"hold"}, kind)
         if hold is not None:
             await asyncio.sleep(hold.ms / 1000)  # accepted; the answer comes late (or never, to a dead client)
-        return web.json_response(result)
+        return await self._reply(request, result)
+
+    @staticmethod
+    async def _reply(request: web.Request, body: Any) -> web.Response:
+        if "latency_ms" in request:
+            await asyncio.sleep(request["latency_ms"] / 1000)
+        return web.json_response(body)
 
     # ---- control routes ----
     async def sim_fund(self, request: web.Request) -> web.Response:
