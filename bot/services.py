@@ -51,6 +51,7 @@ class VenueStatus:
     rest_ms: float | None
     stream_age_s: float | None
     error: str | None
+    headroom: str | None = None
 
 
 def app_version() -> str:
@@ -140,7 +141,14 @@ class Services:
                 rest_ms, error = None, getattr(exc, "raw", None) or str(exc) or type(exc).__name__
             connected, last = self.risk.sync.streams.get(v, (None, None))
             age = (now - last) / 1000 if last else None
-            out.append(VenueStatus(v, connected, rest_ms, age, error))
+            headroom = None
+            limits = getattr(ex, "rate_limit_status", None)
+            if limits is not None and error is None:
+                try:
+                    headroom = await asyncio.wait_for(limits(), 10)
+                except (ExchangeError, OSError, TimeoutError) as exc:
+                    headroom = f"unknown ({exc})"
+            out.append(VenueStatus(v, connected, rest_ms, age, error, headroom))
         return out
 
     def uptime_s(self) -> float:

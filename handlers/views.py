@@ -218,6 +218,8 @@ def status_view(items: list[VenueStatus], state: str, reason: str, loss_line: st
         rest = f"REST {s.rest_ms:.0f} ms" if s.rest_ms is not None else f"REST ⚠️ {s.error}"
         age = f"last event {s.stream_age_s:.0f}s ago" if s.stream_age_s is not None else "no events yet"
         lines.append(f"<b>{esc(s.venue)}</b>: {conn}, {esc(rest)}, {esc(age)}")
+        if s.headroom:
+            lines.append(f"   rate limits: {esc(s.headroom)}")
     hours, rem = divmod(int(uptime_s), 3600)
     lines += [esc(loss_line), f"Uptime {hours}h {rem // 60}m · tradebot {esc(version)}"]
     return "\n".join(lines)

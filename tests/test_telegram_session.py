@@ -41,6 +41,10 @@ async def test_full_trading_session(tmp_path, venue):
         fees = sum(f.fee for f in await rig.paper.fills(0))
         assert f"-${fees.quantize(D('0.01'))}" in pnl["text"]
 
+        status = await me.ask("/status")
+        assert "trading ACTIVE" in status["text"] and "REST" in status["text"]
+        if venue == "hyperliquid":
+            assert "rate limits: IP weight" in status["text"] and "address" in status["text"]
         menu = (await me.transcript())
         assert menu["messages"]  # every reply parsed as valid Telegram HTML (the emulator enforces it)
         assert [c["command"] for c in rig.sim.commands][:3] == ["start", "help", "balance"]
