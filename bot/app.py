@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
 from collections.abc import Callable
 
+from bot.alerts import AlertRouter
 from bot.config import Config
 from bot.desk import Desk
+from bot.jobs import Jobs
+from bot.notifier import Notifier
 from bot.services import Services
 from bot.store import Store
 from bot.telegram import TelegramFrontend
@@ -72,12 +76,23 @@ class App:
         self.desk = Desk(self.risk, self.store, config, clock, config.telegram.confirm_ttl_seconds)
         self.telegram: TelegramFrontend | None = None
         tg = config.telegram
+        self.notifier: Notifier | None = None
+        self.alerts: AlertRouter | None = None
+        self.jobs: Jobs | None = None
         if tg.enabled:
+            chats = [str(tg.chat_id)] if tg.chat_id is not None else [str(u) for u in sorted(tg.authorized_user_ids)]
+            a = config.alerts
+            self.notifier = Notifier(self.store, chats, {"fills": a.fills, "orders": a.orders, "risk": a.risk,
+                                                         "streams": a.streams, "reports": a.reports}, clock)
+            self.alerts = AlertRouter(self.notifier, self.risk, clock, coalesce_s=a.coalesce_ms / 1000,
+                                      stream_grace_s=a.stream_grace_seconds)
+            self.jobs = Jobs(self.services, self.notifier, config, clock)
             self.telegram = TelegramFrontend(
                 tg.bot_token.get_secret_value(), tg.base_url,
                 BotServices(self.services, self.desk, self.risk, self.store, config, clock,
-                            tg.authorized_user_ids, tg.chat_id),
+                            tg.authorized_user_ids, tg.chat_id, self.notifier, self.jobs),
             )
+        self._notifier_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
     async def start(self) -> None:
@@ -89,6 +104,9 @@ class App:
             else:
                 bal = await self.exchanges[name].balances()
                 log.info("exchange %s connected: account value %s USDC", name, bal.account_value)
+        if self.notifier is not None:
+            await self.notifier.load_modes()
+            self._notifier_task = asyncio.create_task(self.notifier.run(), name="notifier")
         await self.risk.start()
         log.info("trading state %s", self.risk.state.state)
         if self.telegram is not None:
@@ -99,6 +117,12 @@ class App:
     async def stop(self) -> None:
         if self.telegram is not None:
             await self.telegram.stop()
+        if self._notifier_task is not None:
+            self._notifier_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._notifier_task
+        if self.alerts is not None:
+            await self.alerts.drain()
         await self.risk.stop()
         await asyncio.gather(*(ex.close() for ex in self.exchanges.values()), return_exceptions=True)
         await self.store.close()

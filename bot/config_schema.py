@@ -229,12 +229,23 @@ class AlertsConfig(Strict):
     streams: AlertMode = "on"
     reports: AlertMode = "on"
     daily_report_cron: str = "0 20 * * *"
+    heartbeat_cron: str | None = None
+    coalesce_ms: Annotated[int, Field(ge=0, le=10_000)] = 300
+    stream_grace_seconds: Annotated[int, Field(ge=0)] = 10
+    stream_silence_seconds: Annotated[int, Field(ge=10)] = 300
+    liquidation_warning_percent: PosDecimal = Decimal(10)
 
-    @field_validator("daily_report_cron")
+    @field_validator("daily_report_cron", "heartbeat_cron")
     @classmethod
-    def _cron(cls, v: str) -> str:
-        if len(v.split()) != 5:
-            raise ValueError("must be a 5-field cron expression, e.g. '0 20 * * *' (minute hour day month weekday)")
+    def _cron(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from bot.cron import Cron, CronError
+
+        try:
+            Cron(v)
+        except CronError as exc:
+            raise ValueError(f"must be a 5-field cron expression like '0 20 * * *' ({exc})") from None
         return v
 
 

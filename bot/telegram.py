@@ -9,14 +9,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
+from decimal import Decimal
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, TelegramError
-from telegram.ext import AIORateLimiter, Application, Defaults
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults
 
+from bot.charts import equity_chart
+from bot.notifier import RetryLater
+from bot.store import OutboxItem
 from handlers.common import BotServices
 from handlers.registry import bot_commands, register
+
+KILL_BUTTON = InlineKeyboardMarkup([[InlineKeyboardButton("🛑 KILL", callback_data="kill:now")]])
+DAY_MS = 86_400_000
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,7 @@ class TelegramFrontend:
         )
         self.app.bot_data["svc"] = services
         register(self.app)
+        self.jobs_interval_s = 10.0
         self._task: asyncio.Task[None] | None = None
         self.running = asyncio.Event()
 
@@ -63,6 +72,51 @@ class TelegramFrontend:
                                              timeout=self.poll_timeout_s, error_callback=self._poll_error)
         self.running.set()
         log.info("Telegram connected as @%s", self.app.bot.username)
+        s = self.services
+        if s.notifier is not None:
+            s.notifier.attach(self.send_alert)
+        if s.jobs is not None and self.app.job_queue is not None:
+            jobs = s.jobs
+
+            async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
+                await jobs.tick()
+
+            # one tick at a time: a slow one is never overlapped by the next
+            self.app.job_queue.run_repeating(tick, self.jobs_interval_s, first=1.0, name="jobs",
+                                             job_kwargs={"max_instances": 1, "coalesce": True})
+
+    async def send_alert(self, item: OutboxItem) -> int | None:
+        """Deliver one outbox item. Telegram being down or busy raises RetryLater (it stays queued)."""
+        markup = KILL_BUTTON if item.payload.get("risk") else None
+        try:
+            if "chart_days" in item.payload:
+                png = await self.chart(int(item.payload["chart_days"]))
+                msg = await self.app.bot.send_photo(item.chat_id, png, caption=item.text,
+                                                    disable_notification=item.silent)
+            else:
+                msg = await self.app.bot.send_message(item.chat_id, item.text, reply_markup=markup,
+                                                      disable_notification=item.silent)
+        except RetryAfter as exc:
+            delay = exc.retry_after
+            raise RetryLater(float(delay.total_seconds() if hasattr(delay, "total_seconds") else delay),
+                             "Telegram flood control") from None
+        except (BadRequest, Forbidden):
+            raise  # Telegram will never take this one: the notifier records it and moves on
+        except NetworkError as exc:
+            raise RetryLater(2.0, f"Telegram unreachable: {exc}") from None
+        return msg.message_id
+
+    async def chart(self, days: int) -> bytes:
+        s = self.services
+        since = s.clock() - days * DAY_MS
+        totals: dict[int, Decimal] = defaultdict(Decimal)
+        for ts, _venue, equity in await s.store.equity_since(since):
+            totals[ts] += equity
+        realized: dict[int, Decimal] = defaultdict(Decimal)
+        for f in await s.store.fills_since(since):
+            realized[f.ts_ms - f.ts_ms % DAY_MS] += f.realized_pnl - f.fee
+        return await asyncio.to_thread(equity_chart, sorted(totals.items()), sorted(realized.items()),
+                                       f"Equity, last {days} days")
 
     @staticmethod
     def _poll_error(exc: TelegramError) -> None:

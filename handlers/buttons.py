@@ -43,6 +43,29 @@ async def on_confirm(update: Update, context: Ctx) -> str:
     return out.status
 
 
+async def on_kill_button(update: Update, context: Ctx) -> str:
+    query = update.callback_query
+    assert query is not None
+    await query.answer("Kill switch fired")
+    return await cmd.kill(update, context)
+
+
+async def on_alert_toggle(update: Update, context: Ctx) -> str:
+    query = update.callback_query
+    assert query is not None
+    s = svc(context)
+    kind = _data(update)[1]
+    if s.notifier is None:
+        await query.answer("Alerts are not set up", show_alert=True)
+        return "no notifier"
+    order = ["on", "silent", "off"]
+    mode = order[(order.index(s.notifier.modes.get(kind, "on")) + 1) % 3]
+    await s.notifier.set_mode(kind, mode)
+    await query.answer(f"{kind}: {mode}")
+    await edit(update, *cmd.alerts_message(s))
+    return f"alerts {kind} {mode}"
+
+
 async def on_stale(update: Update, context: Ctx) -> str:
     if update.callback_query is not None:
         await update.callback_query.answer("This button is no longer valid.", show_alert=True)

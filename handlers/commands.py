@@ -218,6 +218,22 @@ async def resume(update: Update, context: Ctx) -> str:
     return "resume preview"
 
 
+def alerts_message(s: object) -> tuple[str, kb.InlineKeyboardMarkup]:
+    from bot.notifier import KINDS
+
+    modes = s.notifier.modes if s.notifier is not None else {}  # type: ignore[attr-defined]
+    icon = {"on": "🔔", "silent": "🔕", "off": "⛔"}
+    lines = ["<b>Alerts</b> (tap to switch: on → silent → off)"]
+    lines += [f"{icon[modes.get(k, 'on')]} {k}: {modes.get(k, 'on')}" for k in KINDS]
+    buttons = [[kb.InlineKeyboardButton(f"{k}: {modes.get(k, 'on')}", callback_data=f"al:{k}")] for k in KINDS]
+    return "\n".join(lines), kb.InlineKeyboardMarkup(buttons)
+
+
+async def alerts(update: Update, context: Ctx) -> str:
+    await reply(update, context, *alerts_message(svc(context)))
+    return "shown"
+
+
 async def unknown(update: Update, context: Ctx) -> str:
     await reply(update, context, "Unknown command. /help lists what I understand.")
     return "unknown command"

@@ -13,6 +13,8 @@ from telegram.ext import ContextTypes
 
 from bot.config_schema import Config
 from bot.desk import Desk
+from bot.jobs import Jobs
+from bot.notifier import Notifier
 from bot.services import Services
 from bot.store import Store
 from exchanges.models import Market
@@ -34,6 +36,8 @@ class BotServices:
     clock: Callable[[], int]
     allowed_users: frozenset[int]
     chat_id: int | str | None
+    notifier: Notifier | None = None
+    jobs: Jobs | None = None
 
 
 def svc(context: Ctx) -> BotServices:

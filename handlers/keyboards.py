@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
+__all__ = ["InlineKeyboardButton", "InlineKeyboardMarkup"]
+
 from exchanges.models import Order, Position
 
 KILL_TEXT = "🛑 KILL"

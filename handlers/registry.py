@@ -47,6 +47,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("pnl",), commands.pnl, "PnL today, 7 and 30 days"),
     Command(("status",), commands.status, "Connections, latency, trading state"),
     Command(("limits",), commands.limits, "Every limit and its usage"),
+    Command(("alerts",), commands.alerts, "Switch alert kinds on, silent or off"),
     Command(("kill",), commands.kill, "EMERGENCY STOP: cancel all orders, halt trading"),
     Command(("resume",), commands.resume, "Resume trading after a kill"),
 )
@@ -54,7 +55,8 @@ BUTTONS: tuple[tuple[str, Handler], ...] = (
     (r"^ok:[\w-]+$", buttons.on_confirm), (r"^no:[\w-]+$", buttons.on_discard),
     (r"^r:\w+$", buttons.on_refresh), (r"^cl:\w+:[\w/]+$", buttons.on_close),
     (r"^co:\w+:[\w/]+:\w+$", buttons.on_cancel_order), (r"^ca:all$", buttons.on_cancel_all),
-    (r"^kf:(yes|no)$", buttons.on_flatten),
+    (r"^kf:(yes|no)$", buttons.on_flatten), (r"^kill:now$", buttons.on_kill_button),
+    (r"^al:\w+$", buttons.on_alert_toggle),
 )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -105,16 +106,44 @@ Notice = (StateChanged | OrderAdopted | OrderResolved | LossWarning | LimitBreac
           | SafetyNetRefused)
 
 
+@dataclass(frozen=True, slots=True)
+class NoticeBatch:
+    """Notices raised by one piece of work (one loss check: a breach, the state change, the kill
+    report), to be told together."""
+
+    notices: tuple[Notice, ...]
+
+
 class Bus:
     """Synchronous fan-out. Listeners must not block (the alert layer queues to its outbox)."""
 
     def __init__(self) -> None:
-        self._listeners: list[Callable[[Notice], None]] = []
+        self._listeners: list[Callable[[Notice | NoticeBatch], None]] = []
+        self._batch: list[Notice] | None = None
 
-    def subscribe(self, fn: Callable[[Notice], None]) -> None:
+    def subscribe(self, fn: Callable[[Notice | NoticeBatch], None]) -> None:
         self._listeners.append(fn)
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        outer = self._batch is None
+        if outer:
+            self._batch = []
+        try:
+            yield
+        finally:
+            if outer:
+                notices, self._batch = self._batch or [], None
+                if notices:
+                    self._deliver(NoticeBatch(tuple(notices)))
+
     def publish(self, notice: Notice) -> None:
+        if self._batch is not None:
+            self._batch.append(notice)
+            return
+        self._deliver(notice)
+
+    def _deliver(self, notice: Notice | NoticeBatch) -> None:
         for fn in list(self._listeners):
             try:
                 fn(notice)

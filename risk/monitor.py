@@ -39,6 +39,10 @@ class RiskMonitor:
         return bal.equity
 
     async def check_once(self) -> LossStatus:
+        with self.m.bus.batch():  # a breach, its state change and the kill report: told as one
+            return await self._check()
+
+    async def _check(self) -> LossStatus:
         names = list(self.m.exchanges)
         values = await asyncio.gather(*(self._equity(v) for v in names))
         status = await self.pnl.update(dict(zip(names, values, strict=True)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 
 from exchanges.errors import ExchangeError, OrderNotFoundError
@@ -26,6 +27,15 @@ class OrderSync:
         self._deferred: list[Event] = []
         self.reports: dict[str, dict[str, object]] = {}
         self.streams: dict[str, tuple[bool, int]] = {}  # venue -> (connected, last event ms)
+        # what was applied, for the alert layer: (event, order before, order after, new fill or not)
+        self.listeners: list[Callable[[Event, Order | None, Order | None, bool], None]] = []
+
+    def _tell(self, event: Event, before: Order | None, after: Order | None, new: bool) -> None:
+        for fn in self.listeners:
+            try:
+                fn(event, before, after, new)
+            except Exception:  # the alert layer must never break order bookkeeping
+                log.exception("listener failed on %s", type(event).__name__)
 
     async def _find(self, venue: str, client_id: str | None, order_id: str | None) -> Order | None:
         store = self.m.store
@@ -38,34 +48,39 @@ class OrderSync:
         """Apply one normalised stream event to the store. A fill delivered twice is applied once."""
         async with self.m.event_lock:
             if isinstance(event, FillEvent):
-                await self._fill(event.fill)
+                before, after, new = await self._fill(event.fill)
+                self._tell(event, before, after, new and not event.is_snapshot)
             elif isinstance(event, OrderUpdate):
-                await self._update(event.order)
+                before, after = await self._update(event.order)
+                if after is not None:
+                    self._tell(event, before, after, False)
+            else:
+                self._tell(event, None, None, False)
 
-    async def _fill(self, fill: Fill) -> None:
+    async def _fill(self, fill: Fill) -> tuple[Order | None, Order | None, bool]:
         order = await self._find(fill.exchange, fill.client_id, fill.order_id)
         if order is None:
             if self._maybe_ours(fill.exchange):
                 self._deferred.append(FillEvent(fill))
-                return
-            await self.m.store.add_fill(fill)
-            return
+                return None, None, False
+            return None, None, await self.m.store.add_fill(fill)
         fills = [f for f in await self.m.store.fills_for_order(fill.exchange, fill.order_id)
                  if f.fill_id != fill.fill_id] + [fill]
         moved = with_fills(replace(order, order_id=order.order_id or fill.order_id), fills, fill.ts_ms)
-        await self.m.store.add_fill(fill, moved if moved != order else None)
+        new = await self.m.store.add_fill(fill, moved if moved != order else None)
+        return order, moved, new
 
-    async def _update(self, report: Order) -> None:
+    async def _update(self, report: Order) -> tuple[Order | None, Order | None]:
         stored = await self._find(report.exchange, report.client_id, report.order_id)
         if stored is None:
             if self._maybe_ours(report.exchange):
                 self._deferred.append(OrderUpdate(report, report.updated_ms))
-                return
-            await self._adopt(report)
-            return
+                return None, None
+            return None, await self._adopt(report)
         merged = merge(stored, report)
         if merged is not None:
             await self.m.store.update_order(merged)
+        return stored, merged
 
     def _maybe_ours(self, venue: str) -> bool:
         """An event for an order we are sending right now may beat the venue's answer."""

@@ -134,6 +134,8 @@ class Rig:
                         "position_limits": {"max_positions_per_symbol": 1, "max_total_positions": 5,
                                             "max_position_size_usd": 100_000}},
             "risk": {"position_size_limit": 1},
+            # pushed alerts would interleave with command replies; the alert tests switch them on
+            "alerts": {k: "off" for k in ("fills", "orders", "risk", "streams", "reports")},
         }
         for k, v in self.overrides.items():
             raw[k] = {**raw.get(k, {}), **v} if isinstance(v, dict) else v

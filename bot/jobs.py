@@ -1,0 +1,91 @@
+"""Scheduled work: the daily report (cron, in the configured time zone), a heartbeat, warnings when
+a position nears liquidation, and a watchdog for silent streams.
+
+`tick()` runs whatever is due by the bot's clock; PTB's JobQueue calls it every few seconds (one at
+a time: a slow tick never overlaps the next), and tests call it after moving a controllable clock.
+A job that fails is logged and runs again at its next time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.config_schema import Config
+from bot.cron import Cron
+from bot.notifier import Notifier
+from bot.services import Services
+from handlers.render import esc, fmt_num
+from handlers.views import pnl_view
+
+log = logging.getLogger(__name__)
+DAY_MS = 86_400_000
+
+
+class Jobs:
+    def __init__(self, services: Services, notifier: Notifier, config: Config, clock: Callable[[], int]):
+        self.s, self.n, self.clock = services, notifier, clock
+        a = config.alerts
+        self.schedule: dict[str, tuple[Cron, Callable[[], object]]] = {
+            "daily report": (Cron(a.daily_report_cron, config.timezone), self.daily_report)}
+        if a.heartbeat_cron:
+            self.schedule["heartbeat"] = (Cron(a.heartbeat_cron, config.timezone), self.heartbeat)
+        self.liq_percent = a.liquidation_warning_percent
+        self.stream_silence_ms = a.stream_silence_seconds * 1000
+        now = clock()
+        self.next_run = {name: cron.next_after(now) for name, (cron, _) in self.schedule.items()}
+        self._warned: dict[str, int] = {}
+
+    async def tick(self) -> None:
+        now = self.clock()
+        for name, (cron, job) in self.schedule.items():
+            if now >= self.next_run[name]:
+                self.next_run[name] = cron.next_after(now)
+                await self._run(name, job)
+        await self._run("liquidation watch", self.liquidation_watch)
+        await self._run("stream watchdog", self.stream_watchdog)
+
+    async def _run(self, name: str, job: Callable[[], object]) -> None:
+        try:
+            await job()  # type: ignore[misc]
+        except Exception:  # the next run still happens
+            log.exception("job %s failed", name)
+
+    async def daily_report(self) -> None:
+        periods, unrealized = await self.s.pnl()
+        text = "📊 <b>Daily report</b>\n" + pnl_view(periods, unrealized)
+        day = self.clock() // DAY_MS
+        await self.n.alert("reports", text, dedupe_key=f"report:{day}")
+        await self.n.alert("reports", "Equity, last 30 days", dedupe_key=f"report-chart:{day}",
+                           payload={"chart_days": 30})
+
+    async def heartbeat(self) -> None:
+        await self.n.alert("reports", f"💓 tradebot is alive · trading {esc(self.s.risk.state.state.value)}",
+                           dedupe_key=f"heartbeat:{self.clock() // 60_000}")
+
+    async def liquidation_watch(self) -> None:
+        hour = self.clock() // 3_600_000
+        for r in await self.s.positions():
+            for p in r.value or []:
+                if p.liquidation_price is None or p.mark_price <= 0:
+                    continue
+                distance = abs(p.mark_price - p.liquidation_price) / p.mark_price * 100
+                key = f"{p.exchange}:{p.symbol}"
+                if distance <= self.liq_percent and self._warned.get(key) != hour:
+                    self._warned[key] = hour
+                    await self.n.alert("risk", f"🚨 <b>{esc(p.symbol)} is {esc(fmt_num(distance, 2))}% from"
+                                               f" liquidation</b> on {esc(p.exchange)}: mark"
+                                               f" {esc(fmt_num(p.mark_price))}, liquidation"
+                                               f" {esc(fmt_num(p.liquidation_price))}", risk=True,
+                                       dedupe_key=f"liq:{key}:{hour}")
+
+    async def stream_watchdog(self) -> None:
+        now = self.clock()
+        for venue, (connected, last) in self.s.risk.sync.streams.items():
+            if connected and last and now - last > self.stream_silence_ms:
+                minutes = (now - last) // 60_000
+                await self.n.alert("streams", f"🔕 No events from {esc(venue)} for {minutes} min; the stream may"
+                                              " be stalled.", dedupe_key=f"silent:{venue}:{last}")
+
+
+__all__ = ["Jobs"]

@@ -1,0 +1,119 @@
+"""Alerts to the phone: written to the SQLite outbox first, sent in order, marked sent only when
+Telegram confirms. While Telegram is down or rate-limiting, alerts wait (also across a restart).
+
+Limits respected: one message per second per chat (Telegram's guidance), 30/s overall (PTB's
+limiter), 429 retry_after waited out. Delivery is at-least-once: a crash between Telegram's answer
+and the outbox update can repeat that one message, never lose it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.store import OutboxItem, Store
+
+log = logging.getLogger(__name__)
+KINDS = ("fills", "orders", "risk", "streams", "reports")
+Send = Callable[[OutboxItem], Awaitable[int | None]]  # returns the Telegram message id
+
+
+class RetryLater(Exception):
+    """Telegram cannot take it now (down, 429): keep it and try again after `delay` seconds."""
+
+    def __init__(self, delay: float, why: str):
+        super().__init__(why)
+        self.delay = delay
+
+
+class Notifier:
+    def __init__(self, store: Store, chats: list[str], modes: dict[str, str], clock: Callable[[], int], *,
+                 per_chat_interval_s: float = 1.0):
+        self.store, self.chats, self.clock = store, chats, clock
+        self.modes = dict(modes)
+        self.per_chat_interval_s = per_chat_interval_s
+        self._send: Send | None = None
+        self._wake = asyncio.Event()
+        self._last_sent: dict[str, float] = {}
+        self.sent = 0
+
+    def attach(self, send: Send) -> None:
+        """Telegram is reachable: start delivering through `send`."""
+        self._send = send
+        self._wake.set()
+
+    async def load_modes(self) -> None:
+        for kind in KINDS:
+            saved = await self.store.get_state(f"alerts.{kind}")
+            if saved in ("on", "silent", "off"):
+                self.modes[kind] = saved
+
+    async def set_mode(self, kind: str, mode: str) -> None:
+        if kind not in KINDS or mode not in ("on", "silent", "off"):
+            raise ValueError(f"unknown alert kind or mode: {kind} {mode}")
+        self.modes[kind] = mode
+        await self.store.set_state(f"alerts.{kind}", mode, self.clock())
+
+    async def alert(self, kind: str, text: str, *, dedupe_key: str | None = None, risk: bool = False,
+                    payload: dict[str, Any] | None = None) -> int:
+        """Queue an alert for every chat; returns how many were queued (0 when off or a duplicate)."""
+        mode = self.modes.get(kind, "on")
+        if mode == "off":
+            return 0
+        queued = 0
+        for chat in self.chats:
+            key = f"{dedupe_key}@{chat}" if dedupe_key else None
+            item = await self.store.outbox_add(self.clock(), chat, kind, text, silent=mode == "silent",
+                                               payload={**(payload or {}), "risk": risk}, dedupe_key=key)
+            queued += item is not None
+        if queued:
+            self._wake.set()
+        return queued
+
+    async def run(self) -> None:
+        """Deliver the outbox in order, forever."""
+        while True:
+            self._wake.clear()  # before looking: a wake-up that arrives while we look is not lost
+            if self._send is None:
+                await self._wait(None)
+                continue
+            pending = await self.store.outbox_pending(50)
+            if not pending:
+                await self._wait(None)
+                continue
+            for item in pending:
+                delay = await self._deliver(item)
+                if delay:
+                    await asyncio.sleep(delay)
+                    break
+
+    async def _wait(self, at_most_s: float | None) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), at_most_s)
+        except TimeoutError:
+            pass
+
+    async def _deliver(self, item: OutboxItem) -> float:
+        """Send one item. Returns 0 when done with it, else how long to wait before trying again."""
+        gap = self._last_sent.get(item.chat_id, 0.0) + self.per_chat_interval_s - time.monotonic()
+        if gap > 0:
+            await asyncio.sleep(gap)
+        assert self._send is not None
+        try:
+            message_id = await self._send(item)
+        except RetryLater as exc:
+            await self.store.outbox_failed(item.id, str(exc))
+            log.info("alert %d waits %.1fs: %s", item.id, exc.delay, exc)
+            return max(exc.delay, 0.1)
+        except Exception as exc:  # a message Telegram will never take (bad HTML, blocked): do not jam the rest
+            give_up = item.attempts >= 4
+            await self.store.outbox_failed(item.id, f"{type(exc).__name__}: {exc}", give_up=give_up)
+            log.warning("alert %d failed (%s)%s", item.id, exc, "; giving up" if give_up else "")
+            return 0.0 if give_up else 1.0
+        self._last_sent[item.chat_id] = time.monotonic()
+        await self.store.outbox_sent(item.id, self.clock(), message_id)
+        self.sent += 1
+        return 0.0
