@@ -54,6 +54,7 @@ class AlertRouter:
         self._stream_alerted: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._closing = False
         risk.bus.subscribe(self.on_notice)
         risk.sync.listeners.append(self.on_event)
 
@@ -64,10 +65,12 @@ class AlertRouter:
 
     async def drain(self) -> None:
         """Send what is being coalesced now and wait for alerts being composed (tests, shutdown)."""
-        for key, timer in list(self._timers.items()):
-            timer.cancel()
-            self._spawn(self._flush_fills(key))
-        while self._tasks:
+        self._closing = True
+        while self._timers or self._tasks:
+            for key, timer in list(self._timers.items()):
+                timer.cancel()
+                self._timers.pop(key, None)
+                self._spawn(self._flush_fills(key))
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         for timer in self._stream_down.values():
             timer.cancel()
@@ -96,7 +99,7 @@ class AlertRouter:
         order = self._orders.pop(key, None)
         if not fills:
             return
-        if rearm:
+        if rearm and not self._closing:
             self._timers[key] = asyncio.get_running_loop().call_later(
                 self.coalesce_s, lambda: self._spawn(self._flush_fills(key, rearm=bool(self._fills.get(key)))))
         f0 = fills[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import matplotlib
@@ -20,7 +20,10 @@ def equity_chart(points: list[tuple[int, Decimal]], daily_realized: list[tuple[i
                                       gridspec_kw={"height_ratios": [3, 1]})
     if points:
         xs = [datetime.fromtimestamp(t / 1000, UTC) for t, _ in points]
-        top.plot(xs, [float(v) for _, v in points], color="#1f77b4", linewidth=1.8)
+        top.plot(xs, [float(v) for _, v in points], color="#1f77b4", linewidth=1.8, marker="." if len(xs) < 3
+                 else None)
+        if xs[0] == xs[-1]:  # one point: give the axis a span to draw
+            top.set_xlim(xs[0] - timedelta(hours=12), xs[0] + timedelta(hours=12))
     else:
         top.text(0.5, 0.5, "no equity recorded yet", ha="center", va="center", transform=top.transAxes)
     top.set_title(title, fontsize=12)
