@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import statistics
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from sim.process import emulators
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "0x0123456789012345678901234567890123456789012345678901234567890123"
 ADDRESS = "0x14791697260E4c9A71f18484C9f997B308e59325"
 
 
-@contextmanager
-def emulator(*args: str) -> Iterator[dict[str, str]]:
-    """The emulators in their own process, so they do not share a CPU budget with what is measured."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            text=True)
-    try:
-        assert proc.stdout is not None
-        yield json.loads(proc.stdout.readline())
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
+emulator = emulators  # the emulators in their own process: not sharing the measured CPU budget
 
 
 def pct(values: list[float], p: float) -> float:

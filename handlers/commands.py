@@ -36,8 +36,7 @@ async def balance(update: Update, context: Ctx) -> str:
 
 
 async def positions(update: Update, context: Ctx) -> str:
-    text, markup = await positions_message(context)
-    await reply(update, context, text, markup)
+    await reply(update, context, *await positions_message(context))
     return "shown"
 
 
@@ -50,8 +49,7 @@ async def positions_message(context: Ctx) -> tuple[str, kb.InlineKeyboardMarkup]
 
 
 async def orders(update: Update, context: Ctx) -> str:
-    text, markup = await orders_message(context)
-    await reply(update, context, text, markup)
+    await reply(update, context, *await orders_message(context))
     return "shown"
 
 
