@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -150,6 +151,20 @@ class Services:
                     headroom = f"unknown ({exc})"
             out.append(VenueStatus(v, connected, rest_ms, age, error, headroom))
         return out
+
+    async def equity_chart(self, days: int) -> bytes:
+        """PNG: total equity over the last `days` with realized PnL (after fees) per day."""
+        from bot.charts import equity_chart
+
+        since = self.clock() - days * DAY_MS
+        totals: dict[int, Decimal] = defaultdict(Decimal)
+        for ts, _venue, equity in await self.store.equity_since(since):
+            totals[ts] += equity
+        realized: dict[int, Decimal] = defaultdict(Decimal)
+        for f in await self.store.fills_since(since):
+            realized[f.ts_ms - f.ts_ms % DAY_MS] += f.realized_pnl - f.fee
+        return await asyncio.to_thread(equity_chart, sorted(totals.items()), sorted(realized.items()),
+                                       f"Equity, last {days} days")
 
     def uptime_s(self) -> float:
         return (self.clock() - self.started_ms) / 1000

@@ -9,22 +9,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
-from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults
 
-from bot.charts import equity_chart
 from bot.notifier import RetryLater
 from bot.store import OutboxItem
 from handlers.common import BotServices
 from handlers.registry import bot_commands, register
 
 KILL_BUTTON = InlineKeyboardMarkup([[InlineKeyboardButton("🛑 KILL", callback_data="kill:now")]])
-DAY_MS = 86_400_000
 
 log = logging.getLogger(__name__)
 
@@ -107,16 +103,7 @@ class TelegramFrontend:
         return msg.message_id
 
     async def chart(self, days: int) -> bytes:
-        s = self.services
-        since = s.clock() - days * DAY_MS
-        totals: dict[int, Decimal] = defaultdict(Decimal)
-        for ts, _venue, equity in await s.store.equity_since(since):
-            totals[ts] += equity
-        realized: dict[int, Decimal] = defaultdict(Decimal)
-        for f in await s.store.fills_since(since):
-            realized[f.ts_ms - f.ts_ms % DAY_MS] += f.realized_pnl - f.fee
-        return await asyncio.to_thread(equity_chart, sorted(totals.items()), sorted(realized.items()),
-                                       f"Equity, last {days} days")
+        return await self.services.services.equity_chart(days)
 
     @staticmethod
     def _poll_error(exc: TelegramError) -> None:

@@ -155,8 +155,12 @@ async def funding(update: Update, context: Ctx) -> str:
 
 
 async def pnl(update: Update, context: Ctx) -> str:
-    periods, unrealized = await svc(context).services.pnl()
+    s = svc(context)
+    periods, unrealized = await s.services.pnl()
     await reply(update, context, views.pnl_view(periods, unrealized), kb.refresh("pnl"))
+    if update.effective_chat is not None:
+        await context.bot.send_photo(update.effective_chat.id, await s.services.equity_chart(30),
+                                     caption="Equity, last 30 days")
     return "shown"
 
 

@@ -40,6 +40,8 @@ class PnLTracker:
         self.known_ms: int | None = None
         self.unknown_since: int | None = None
         self.started = False
+        self.snapshot_every_ms = 60_000
+        self._snapshot_ms = -self.snapshot_every_ms
 
     async def load(self) -> None:
         raw = await self.store.get_state(STATE_KEY)
@@ -99,9 +101,11 @@ class PnLTracker:
         self.unknown_since = None
         self.fired.discard("equity_unknown")
         total = sum((v for v in equities.values() if v is not None), ZERO)
-        for venue, eq in equities.items():
-            assert eq is not None
-            await self.store.add_equity(now, venue, eq)
+        if now - self._snapshot_ms >= self.snapshot_every_ms:  # the store keeps one point a minute
+            self._snapshot_ms = now
+            for venue, eq in equities.items():
+                assert eq is not None
+                await self.store.add_equity(now, venue, eq)
         self.equity, self.known_ms = total, now
         day = self.day_of(now)
         if day != self.day or self.day_start is None:

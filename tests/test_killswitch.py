@@ -9,7 +9,15 @@ import pytest
 
 from exchanges.errors import ExchangeError
 from exchanges.models import OrderRequest, OrderStatus, Side
-from risk.events import KillReport, LimitBreached, LossWarning, SafetyNetRefused, StateChanged, TradingState
+from risk.events import (
+    KillReport,
+    LimitBreached,
+    LossWarning,
+    NoticeBatch,
+    SafetyNetRefused,
+    StateChanged,
+    TradingState,
+)
 from risk.orders import OrderRefused
 from tests.harness import make_config, paper, rig
 
@@ -96,7 +104,8 @@ async def test_resume_only_by_explicit_call(two):
 async def test_daily_loss_breach_reduces_and_optionally_kills(tmp_path, clock, emergency):
     rg = await rig(tmp_path, clock, config=make_config(risk={"emergency_stop_enabled": emergency}))
     notices = []
-    rg.risk.bus.subscribe(notices.append)
+    # a loss check tells what it raised as one batch (breach, state change, kill report together)
+    rg.risk.bus.subscribe(lambda n: notices.extend(n.notices if isinstance(n, NoticeBatch) else [n]))
     try:
         venue = rg.venues["paper"]
         await rg.orders.place(OrderRequest("paper", "BTC", Side.BUY, D("0.1")))

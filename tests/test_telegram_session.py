@@ -38,6 +38,9 @@ async def test_full_trading_session(tmp_path, venue):
             if "Trades: today 2" in pnl["text"]:
                 break
         assert "today" in pnl["text"] and "Trades: today 2" in pnl["text"]
+        t = await me.wait(lambda t: any(m["photo"] for m in t["messages"]))
+        photo = next(m for m in t["messages"] if m["photo"])
+        assert photo["caption"] == "Equity, last 30 days" and photo["photo"]["width"] > 400
         fees = sum(f.fee for f in await rig.paper.fills(0))
         assert f"-${fees.quantize(D('0.01'))}" in pnl["text"]
 
