@@ -110,7 +110,7 @@ class AlertRouter:
         done = order is not None and order.status is OrderStatus.FILLED
         head = "✅ <b>Filled</b>" if done else "🟡 <b>Partly filled</b>"
         lines = [f"{head} {esc(f0.side.value.upper())} {esc(fmt_num(size))} {esc(f0.symbol)} on {esc(f0.exchange)}",
-                 f"avg {esc(fmt_num(avg))} · {len(fills)} fill(s) · fee {esc(fmt_usd(fee))}"]
+                 f"avg {esc(fmt_num(avg))} · {len(fills)} fill(s) · fee {esc(fmt_num(fee))} {esc(f0.fee_asset)}"]
         if order is not None:
             lines.append(f"order: {esc(fmt_num(order.filled))} of {esc(fmt_num(order.size))} filled")
         if pnl:

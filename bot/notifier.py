@@ -18,6 +18,7 @@ from bot.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
 KINDS = ("fills", "orders", "risk", "streams", "reports")
+SUMMARY_LIMIT = 3500  # characters of one summary message: well under Telegram's 4096
 Send = Callable[[OutboxItem], Awaitable[int | None]]  # returns the Telegram message id
 
 
@@ -84,8 +85,8 @@ class Notifier:
             if not pending:
                 await self._wait(None)
                 continue
-            for item in pending:
-                delay = await self._deliver(item)
+            for group in self._groups(pending):
+                delay = await self._deliver(group)
                 if delay:
                     await asyncio.sleep(delay)
                     break
@@ -96,24 +97,47 @@ class Notifier:
         except TimeoutError:
             pass
 
-    async def _deliver(self, item: OutboxItem) -> float:
-        """Send one item. Returns 0 when done with it, else how long to wait before trying again."""
-        gap = self._last_sent.get(item.chat_id, 0.0) + self.per_chat_interval_s - time.monotonic()
+    @staticmethod
+    def _groups(pending: list[OutboxItem]) -> list[list[OutboxItem]]:
+        """A backlog of alerts of one kind for one chat goes out as one summary message (bursts, and
+        whatever piled up while Telegram was away), in order, under Telegram's length limit."""
+        groups: list[list[OutboxItem]] = []
+        latest: dict[str, list[OutboxItem]] = {}  # each chat is its own ordered stream
+        for item in pending:
+            last = latest.get(item.chat_id)
+            if (last is not None and last[0].kind == item.kind
+                    and "chart_days" not in item.payload and "chart_days" not in last[0].payload
+                    and sum(len(x.text) + 2 for x in last) + len(item.text) < SUMMARY_LIMIT):
+                last.append(item)
+            else:
+                latest[item.chat_id] = [item]
+                groups.append(latest[item.chat_id])
+        return groups
+
+    async def _deliver(self, group: list[OutboxItem]) -> float:
+        """Send one item (or a summary of several). Returns 0 when done, else seconds to wait first."""
+        first = group[0]
+        gap = self._last_sent.get(first.chat_id, 0.0) + self.per_chat_interval_s - time.monotonic()
         if gap > 0:
             await asyncio.sleep(gap)
         assert self._send is not None
+        item = first if len(group) == 1 else OutboxItem(
+            first.id, first.chat_id, first.kind, "\n\n".join(x.text for x in group), all(x.silent for x in group),
+            {"risk": any(x.payload.get("risk") for x in group)}, first.attempts, first.created_ms)
         try:
             message_id = await self._send(item)
         except RetryLater as exc:
-            await self.store.outbox_failed(item.id, str(exc))
-            log.info("alert %d waits %.1fs: %s", item.id, exc.delay, exc)
+            await self.store.outbox_failed(first.id, str(exc))
+            log.info("alert %d waits %.1fs: %s", first.id, exc.delay, exc)
             return max(exc.delay, 0.1)
         except Exception as exc:  # a message Telegram will never take (bad HTML, blocked): do not jam the rest
-            give_up = item.attempts >= 4
-            await self.store.outbox_failed(item.id, f"{type(exc).__name__}: {exc}", give_up=give_up)
-            log.warning("alert %d failed (%s)%s", item.id, exc, "; giving up" if give_up else "")
+            give_up = first.attempts >= 4
+            for x in group:
+                await self.store.outbox_failed(x.id, f"{type(exc).__name__}: {exc}", give_up=give_up)
+            log.warning("alert %d failed (%s)%s", first.id, exc, "; giving up" if give_up else "")
             return 0.0 if give_up else 1.0
-        self._last_sent[item.chat_id] = time.monotonic()
-        await self.store.outbox_sent(item.id, self.clock(), message_id)
-        self.sent += 1
+        self._last_sent[first.chat_id] = time.monotonic()
+        for x in group:
+            await self.store.outbox_sent(x.id, self.clock(), message_id)
+        self.sent += len(group)
         return 0.0

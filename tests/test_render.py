@@ -62,3 +62,17 @@ def test_order_parsing_reads_every_option():
     o = parse_order(["hl", "btc", "$500", "95,000", "lev=3", "post", "reduce", "tp=99000", "sl=90000"], Side.BUY)
     assert (o.exchange, o.symbol, o.usd, o.price, o.leverage, o.post, o.reduce, o.tp, o.sl) == (
         "hyperliquid", "BTC", D(500), D(95000), 3, True, True, D(99000), D(90000))
+
+
+def test_alert_backlogs_group_per_chat_and_kind_in_order():
+    from bot.notifier import Notifier
+    from bot.store import OutboxItem
+
+    def item(i: int, chat: str, kind: str = "reports", text: str = "x") -> OutboxItem:
+        return OutboxItem(i, chat, kind, text, False, {}, 0, 0)
+
+    pending = [item(1, "a"), item(2, "b"), item(3, "a"), item(4, "b"), item(5, "a", "risk"), item(6, "a")]
+    groups = [[x.id for x in g] for g in Notifier._groups(pending)]
+    assert groups == [[1, 3], [2, 4], [5], [6]]
+    long = [item(i, "a", text="y" * 1000) for i in range(8)]
+    assert [len(g) for g in Notifier._groups(long)] == [3, 3, 2]  # summaries stay under 3,500 characters
