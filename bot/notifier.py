@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.store import OutboxItem, Store
+from exchanges.aio import within
 
 log = logging.getLogger(__name__)
 KINDS = ("fills", "orders", "risk", "streams", "reports")
@@ -93,7 +94,7 @@ class Notifier:
 
     async def _wait(self, at_most_s: float | None) -> None:
         try:
-            await asyncio.wait_for(self._wake.wait(), at_most_s)
+            await within(self._wake.wait(), at_most_s)
         except TimeoutError:
             pass
 

@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 
 from bot.config_schema import Config
 from bot.store import Store
+from exchanges.aio import within
 from exchanges.errors import ExchangeError, InvalidSymbolError
 from exchanges.models import AccountBalances, FundingRate, Market, Order, Position, Ticker
 from risk.service import Risk
@@ -74,7 +75,7 @@ class Services:
     async def _each(self, fn: Callable[[str], Awaitable[T]], timeout_s: float = 10.0) -> list[PerVenue[T]]:
         async def one(v: str) -> PerVenue[T]:
             try:
-                return PerVenue(v, await asyncio.wait_for(fn(v), timeout_s))
+                return PerVenue(v, await within(fn(v), timeout_s))
             except (ExchangeError, OSError, TimeoutError) as exc:
                 return PerVenue(v, None, getattr(exc, "raw", None) or str(exc) or type(exc).__name__)
 
@@ -134,9 +135,9 @@ class Services:
             t0 = time.perf_counter()
             error = None
             try:
-                markets = await asyncio.wait_for(ex.markets(), 10)
+                markets = await within(ex.markets(), 10)
                 if markets:
-                    await asyncio.wait_for(ex.ticker(next(iter(markets))), 10)
+                    await within(ex.ticker(next(iter(markets))), 10)
                 rest_ms: float | None = (time.perf_counter() - t0) * 1000
             except (ExchangeError, OSError, TimeoutError, InvalidSymbolError) as exc:
                 rest_ms, error = None, getattr(exc, "raw", None) or str(exc) or type(exc).__name__
@@ -146,7 +147,7 @@ class Services:
             limits = getattr(ex, "rate_limit_status", None)
             if limits is not None and error is None:
                 try:
-                    headroom = await asyncio.wait_for(limits(), 10)
+                    headroom = await within(limits(), 10)
                 except (ExchangeError, OSError, TimeoutError) as exc:
                     headroom = f"unknown ({exc})"
             out.append(VenueStatus(v, connected, rest_ms, age, error, headroom))

@@ -10,6 +10,7 @@ import logging
 from decimal import Decimal
 
 from bot.config_schema import Config
+from exchanges.aio import within
 from exchanges.errors import ExchangeError
 from risk.events import TradingState
 from risk.killswitch import KillSwitch
@@ -32,7 +33,7 @@ class RiskMonitor:
 
     async def _equity(self, venue: str) -> Decimal | None:
         try:
-            bal = await asyncio.wait_for(self.m.venue(venue).balances(), self.read_timeout_s)
+            bal = await within(self.m.venue(venue).balances(), self.read_timeout_s)
         except (ExchangeError, OSError, TimeoutError) as exc:
             log.warning("equity of %s unknown: %s", venue, exc)
             return None

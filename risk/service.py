@@ -86,11 +86,14 @@ class Risk:
 
     @staticmethod
     async def _every(interval_s: float, fn: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        me = asyncio.current_task()
         while True:
             try:
                 await fn()
             except Exception:  # a failed round is logged; the next one still runs
                 log.exception("periodic %s failed", getattr(fn, "__qualname__", fn))
+            if me is not None and me.cancelling():  # a cancellation swallowed below us still stops us
+                raise asyncio.CancelledError
             await asyncio.sleep(interval_s)
 
     async def stop(self) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from exchanges.aio import within
 from sim.telegram_rules import check_markup, check_text
 
 BOT_USER = {"id": 7_000_000_001, "is_bot": True, "first_name": "tradebot", "username": "tradebot_sim_bot",
@@ -272,7 +273,7 @@ class TelegramSim:
         if not self.updates and timeout > 0:
             self._new_update.clear()
             try:
-                await asyncio.wait_for(self._new_update.wait(), timeout)
+                await within(self._new_update.wait(), timeout)
             except TimeoutError:
                 pass
         return self.updates[:limit]

@@ -15,6 +15,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from exchanges.aio import within
 from exchanges.base import Exchange
 from exchanges.errors import ExchangeError, InvalidOrderError, InvalidSymbolError, OrderNotFoundError
 from exchanges.hyperliquid import parse
@@ -100,7 +101,7 @@ class HyperliquidExchange(Exchange):
         if self._stream_task is None:
             self._stream_task = asyncio.create_task(self._stream.run(), name="hyperliquid-stream")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stream.connected.wait(), 10)
+                await within(self._stream.connected.wait(), 10)
 
     async def close(self) -> None:
         await self._stream.close()

@@ -18,6 +18,8 @@ from typing import Any
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from exchanges.aio import within
+
 log = logging.getLogger(__name__)
 OnMessage = Callable[[str, Any], Awaitable[None]]
 OnState = Callable[[bool, str], Awaitable[None]]
@@ -77,7 +79,7 @@ class StreamClient:
                 next_ping = now + self.ping_s
             timeout = max(0.01, min(next_ping, self.last_data + self.stall_s) - now)
             try:
-                raw = await asyncio.wait_for(ws.recv(), timeout)
+                raw = await within(ws.recv(), timeout)
             except TimeoutError:
                 continue
             try:
