@@ -234,6 +234,7 @@ class AlertsConfig(Strict):
     stream_grace_seconds: Annotated[int, Field(ge=0)] = 10
     stream_silence_seconds: Annotated[int, Field(ge=10)] = 300
     liquidation_warning_percent: PosDecimal = Decimal(10)
+    margin_usage_warning_percent: Annotated[Decimal, Field(gt=0, le=100)] = Decimal(80)
 
     @field_validator("daily_report_cron", "heartbeat_cron")
     @classmethod

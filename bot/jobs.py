@@ -31,6 +31,7 @@ class Jobs:
         if a.heartbeat_cron:
             self.schedule["heartbeat"] = (Cron(a.heartbeat_cron, config.timezone), self.heartbeat)
         self.liq_percent = a.liquidation_warning_percent
+        self.margin_percent = a.margin_usage_warning_percent
         self.stream_silence_ms = a.stream_silence_seconds * 1000
         now = clock()
         self.next_run = {name: cron.next_after(now) for name, (cron, _) in self.schedule.items()}
@@ -43,6 +44,7 @@ class Jobs:
                 self.next_run[name] = cron.next_after(now)
                 await self._run(name, job)
         await self._run("liquidation watch", self.liquidation_watch)
+        await self._run("margin watch", self.margin_watch)
         await self._run("stream watchdog", self.stream_watchdog)
 
     async def _run(self, name: str, job: Callable[[], object]) -> None:
@@ -78,6 +80,20 @@ class Jobs:
                                                f" {esc(fmt_num(p.mark_price))}, liquidation"
                                                f" {esc(fmt_num(p.liquidation_price))}", risk=True,
                                        dedupe_key=f"liq:{key}:{hour}")
+
+    async def margin_watch(self) -> None:
+        hour = self.clock() // 3_600_000
+        for r in await self.s.balances():
+            b = r.value
+            if b is None or b.account_value <= 0:
+                continue
+            used = b.margin_used / b.account_value * 100
+            key = f"margin:{r.venue}"
+            if used >= self.margin_percent and self._warned.get(key) != hour:
+                self._warned[key] = hour
+                await self.n.alert("risk", f"🚨 <b>Margin usage {esc(fmt_num(used, 1))}%</b> on {esc(r.venue)}"
+                                           f" (warning at {esc(fmt_num(self.margin_percent))}%): little room before"
+                                           " liquidation.", risk=True, dedupe_key=f"{key}:{hour}")
 
     async def stream_watchdog(self) -> None:
         now = self.clock()

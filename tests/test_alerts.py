@@ -183,3 +183,17 @@ async def test_a_position_near_liquidation_is_warned_once(tmp_path):
         warned = [x for x in texts(await rig.trader.transcript()) if "from liquidation" in x]
         assert len(warned) == 1 and "BTC is 4." in warned[0]
         assert t
+
+
+async def test_high_margin_usage_is_warned_once_an_hour(tmp_path):
+    async with Rig(tmp_path, **ALL_ON) as rig:
+        engine = rig.paper.engine
+        engine.set_leverage("paper", "BTC", 10)
+        engine.place("paper", OrderRequest("paper", "BTC", Side.BUY, D("0.85"), slippage=D("0.01")))  # opened elsewhere
+        await rig.app.jobs.tick()
+        await rig.app.jobs.tick()
+        t = await rig.trader.wait(lambda t: any("Margin usage" in x for x in texts(t)))
+        await asyncio.sleep(1.2)
+        warned = [x for x in texts(await rig.trader.transcript()) if "Margin usage" in x]
+        assert len(warned) == 1 and "Margin usage 85." in warned[0] and "on paper" in warned[0]
+        assert t
