@@ -89,22 +89,10 @@ async def on_refresh(update: Update, context: Ctx) -> str:
     assert query is not None
     await query.answer()
     what = _data(update)[1]
-    s = svc(context)
-    if what == "positions":
-        await edit(update, *await cmd.positions_message(context))
-    elif what == "orders":
-        await edit(update, *await cmd.orders_message(context))
-    elif what == "balance":
-        await edit(update, views.balances_view(await s.services.balances()), kb.refresh("balance"))
-    elif what == "pnl":
-        periods, unrealized = await s.services.pnl()
-        await edit(update, views.pnl_view(periods, unrealized), kb.refresh("pnl"))
-    elif what == "status":
-        from bot.services import app_version
-
-        text = views.status_view(await s.services.status(), s.risk.state.state.value, s.risk.state.reason,
-                                 cmd.loss_line(context), s.services.uptime_s(), app_version())
-        await edit(update, text, kb.refresh("status"))
+    build = cmd.REFRESHABLE.get(what)
+    if build is None:
+        return f"unknown refresh {what}"
+    await edit(update, *await build(context))
     return f"refreshed {what}"
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from telegram import Update
 
 from bot.desk import DeskError
+from bot.services import app_version
 from exchanges.models import OrderRequest, OrderType, Side, TimeInForce
 from handlers import keyboards as kb
 from handlers import views
@@ -31,8 +32,12 @@ async def help_(update: Update, context: Ctx) -> str:
 
 
 async def balance(update: Update, context: Ctx) -> str:
-    await reply(update, context, views.balances_view(await svc(context).services.balances()), kb.refresh("balance"))
+    await reply(update, context, *await balance_message(context))
     return "shown"
+
+
+async def balance_message(context: Ctx) -> tuple[str, kb.InlineKeyboardMarkup]:
+    return views.balances_view(await svc(context).services.balances()), kb.refresh("balance")
 
 
 async def positions(update: Update, context: Ctx) -> str:
@@ -156,12 +161,16 @@ async def funding(update: Update, context: Ctx) -> str:
 
 async def pnl(update: Update, context: Ctx) -> str:
     s = svc(context)
-    periods, unrealized = await s.services.pnl()
-    await reply(update, context, views.pnl_view(periods, unrealized), kb.refresh("pnl"))
+    await reply(update, context, *await pnl_message(context))
     if update.effective_chat is not None:
         await context.bot.send_photo(update.effective_chat.id, await s.services.equity_chart(30),
                                      caption="Equity, last 30 days")
     return "shown"
+
+
+async def pnl_message(context: Ctx) -> tuple[str, kb.InlineKeyboardMarkup]:
+    periods, unrealized = await svc(context).services.pnl()
+    return views.pnl_view(periods, unrealized), kb.refresh("pnl")
 
 
 def loss_line(context: Ctx) -> str:
@@ -172,13 +181,20 @@ def loss_line(context: Ctx) -> str:
 
 
 async def status(update: Update, context: Ctx) -> str:
-    from bot.services import app_version
+    await reply(update, context, *await status_message(context))
+    return "shown"
 
+
+async def status_message(context: Ctx) -> tuple[str, kb.InlineKeyboardMarkup]:
     s = svc(context)
     text = views.status_view(await s.services.status(), s.risk.state.state.value, s.risk.state.reason,
                              loss_line(context), s.services.uptime_s(), app_version())
-    await reply(update, context, text, kb.refresh("status"))
-    return "shown"
+    return text, kb.refresh("status")
+
+
+# what each Refresh button rebuilds: the same message its command shows
+REFRESHABLE = {"balance": balance_message, "positions": positions_message, "orders": orders_message,
+               "pnl": pnl_message, "status": status_message}
 
 
 async def limits(update: Update, context: Ctx) -> str:

@@ -343,6 +343,11 @@ class OrderManager:
         except ExchangeError:
             return False
 
+    @property
+    def sending(self) -> bool:
+        """Orders are on their way to a venue: an event about them may arrive before the answer."""
+        return bool(self._inflight)
+
     async def wait_inflight(self, limit_s: float) -> None:
         """Let orders already past their checks land (or fail) before the kill switch sweeps."""
         pending = list(self._inflight.values())

@@ -60,7 +60,7 @@ class OrderSync:
     async def _fill(self, fill: Fill) -> tuple[Order | None, Order | None, bool]:
         order = await self._find(fill.exchange, fill.client_id, fill.order_id)
         if order is None:
-            if self._maybe_ours(fill.exchange):
+            if self.m.sending:
                 self._deferred.append(FillEvent(fill))
                 return None, None, False
             return None, None, await self.m.store.add_fill(fill)
@@ -73,7 +73,7 @@ class OrderSync:
     async def _update(self, report: Order) -> tuple[Order | None, Order | None]:
         stored = await self._find(report.exchange, report.client_id, report.order_id)
         if stored is None:
-            if self._maybe_ours(report.exchange):
+            if self.m.sending:
                 self._deferred.append(OrderUpdate(report, report.updated_ms))
                 return None, None
             return None, await self._adopt(report)
@@ -82,14 +82,10 @@ class OrderSync:
             await self.m.store.update_order(merged)
         return stored, merged
 
-    def _maybe_ours(self, venue: str) -> bool:
-        """An event for an order we are sending right now may beat the venue's answer."""
-        return any(cid for cid in self.m._inflight) and bool(venue)
-
     async def replay_deferred(self) -> None:
         pending, self._deferred = self._deferred, []
         for ev in pending:
-            if self.m._inflight:
+            if self.m.sending:
                 self._deferred.append(ev)
             else:
                 await self.handle(ev)
@@ -110,7 +106,7 @@ class OrderSync:
             self.streams[venue] = (connected, self.m.clock())
             try:
                 await self.handle(ev)
-                if self._deferred and not self.m._inflight:
+                if self._deferred and not self.m.sending:
                     await self.replay_deferred()
             except Exception:  # one bad event must not stop the stream
                 log.exception("failed to apply %s from %s", type(ev).__name__, venue)

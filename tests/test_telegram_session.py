@@ -24,6 +24,9 @@ async def test_full_trading_session(tmp_path, venue):
         assert "✅ Filled 0.01000 at avg" in done["text"], done["text"]
         [pos] = await rig.paper.positions()
         assert pos.size == D("0.01")
+        refreshed = await me.click(bal, button(bal, "r:balance"))  # the earlier /balance, now with margin in use
+        assert refreshed["message_id"] == bal["message_id"] and "Margin used" in refreshed["text"]
+        assert refreshed["text"] != bal["text"] and "r:balance" in str(refreshed["reply_markup"])
 
         listing = await me.ask("/positions")
         assert "BTC" in listing["text"] and "LONG" in listing["text"] and "+0.01000" in listing["text"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from exchanges.hyperliquid.errors import map_error
 from exchanges.models import (
     AccountBalances,
     Balance,
@@ -217,10 +219,6 @@ def parse_mids(mids: dict[str, str], by_coin: dict[str, Market]) -> dict[str, De
 
 def order_from_status(req: OrderRequest, status: Any, now_ms: int, venue: str = VENUE) -> Order:
     """The order as one /exchange order status describes it: resting, filled, or an error (raised)."""
-    from dataclasses import replace
-
-    from exchanges.hyperliquid.errors import map_error
-
     base = Order(venue, req.symbol, req.side, req.size, req.price, OrderStatus.OPEN, client_id=req.client_id,
                  order_type=req.order_type if req.price is not None or req.order_type is not OrderType.LIMIT
                  else OrderType.MARKET, tif=req.tif, reduce_only=req.reduce_only,
