@@ -225,15 +225,22 @@ class Store:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._tx_lock:
-            await self.db.execute("BEGIN IMMEDIATE")
             committed = False
-            try:
+            try:  # BEGIN too: a cancel while it runs on the database thread leaves it begun
+                await self.db.execute("BEGIN IMMEDIATE")
                 yield self.db
                 await self.db.execute("COMMIT")
                 committed = True
             finally:  # an error or a cancellation must not leave the transaction open
                 if not committed:
-                    await self.db.execute("ROLLBACK")
+                    await self.db._execute(self._rollback_if_open)
+
+    def _rollback_if_open(self) -> None:
+        # runs on the database thread, after anything queued before it: a COMMIT whose await was
+        # cancelled may still have happened, and then there is nothing to roll back
+        conn = self.db._conn
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 
     async def _atomic(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` as one transaction in one trip to the database thread (the hot path: a token, an

@@ -40,6 +40,12 @@ class Exchange(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None: ...
 
+    def reads_in_memory(self, symbol: str | None = None) -> bool:
+        """True while balances, positions and (for `symbol`) the book and ticker are answered without
+        I/O, so a caller may await them one after another rather than concurrently. A wrong True costs
+        only speed, never correctness."""
+        return False
+
     # ---- market data ----
     @abc.abstractmethod
     async def markets(self) -> dict[str, Market]:

@@ -158,6 +158,9 @@ class PaperExchange(Exchange):
         if self.faults.down:
             raise VenueUnavailable("paper venue is down (fault injected)", venue=self.name)
 
+    def reads_in_memory(self, symbol: str | None = None) -> bool:
+        return not self.faults.latency_s
+
     # ---- lifecycle ----
     async def connect(self) -> None:
         if self._connected:

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from bot.config_schema import Config
 from bot.store import Store
+from exchanges.aio import gather_reads
 from exchanges.base import Exchange
 from exchanges.errors import ExchangeError, InvalidOrderError, InvalidSymbolError, OrderNotFoundError
 from exchanges.models import (
@@ -112,8 +113,12 @@ class OrderManager:
             self._recent.popleft()
         return len(self._recent)
 
+    def _in_memory(self) -> bool:
+        return all(ex.reads_in_memory() for ex in self.exchanges.values())
+
     async def _all_positions(self) -> tuple[list[Position], bool]:
-        results = await asyncio.gather(*(ex.positions() for ex in self.exchanges.values()), return_exceptions=True)
+        results = await gather_reads(*(ex.positions() for ex in self.exchanges.values()), return_exceptions=True,
+                                     in_memory=self._in_memory())
         out: list[Position] = []
         complete = True
         for r in results:
@@ -124,7 +129,8 @@ class OrderManager:
         return out, complete
 
     async def _all_balances(self) -> dict[str, AccountBalances | None]:
-        results = await asyncio.gather(*(ex.balances() for ex in self.exchanges.values()), return_exceptions=True)
+        results = await gather_reads(*(ex.balances() for ex in self.exchanges.values()), return_exceptions=True,
+                                     in_memory=self._in_memory())
         return {name: None if isinstance(r, BaseException) else r for name, r in zip(self.exchanges, results,
                                                                                    strict=True)}
 
@@ -140,8 +146,10 @@ class OrderManager:
             ctx_refusal = Refusal("UNKNOWN_MARKET", f"{req.symbol} is not a market on {req.exchange}.")
             return Preview(req, None, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, 1, ZERO, ZERO, None, False,
                            [ctx_refusal], ts_ms=now)
-        book, ticker, balances, (positions, positions_ok) = await asyncio.gather(
-            ex.order_book(req.symbol), ex.ticker(req.symbol), self._all_balances(), self._all_positions())
+        # one instant's view; from memory when every venue streams it (the order path's common case)
+        book, ticker, balances, (positions, positions_ok) = await gather_reads(
+            ex.order_book(req.symbol), ex.ticker(req.symbol), self._all_balances(), self._all_positions(),
+            in_memory=ex.reads_in_memory(req.symbol) and self._in_memory())
         bal = balances[req.exchange]
         if bal is None:  # the venue we trade on must answer; raise its error
             bal = await ex.balances()

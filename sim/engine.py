@@ -4,7 +4,8 @@ Price-time priority, partial fills, GTC / IOC / ALO, reduce-only, market orders 
 slippage cap, stop and take-profit triggers (with normalTpsl children), maker/taker fees, cross
 margin, liquidation and funding. Single-threaded by design: every public call runs to completion
 on the event loop, so no two calls interleave. Listeners receive ("order" | "fill" | "funding" |
-"liquidation", payload) after each public call, in the order things happened.
+"liquidation", payload) after each public call, in the order things happened, and ("account", name)
+when an account changes without an order (funds moved in, leverage set).
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ class Engine(Matching, Ledger):
             acct.spot[asset] = acct.spot.get(asset, ZERO) + amount
         else:
             acct.collateral += amount
+        self._pending.append(("account", name))
+        self._flush()
 
     def market(self, symbol: str) -> Market:
         m = self.markets.get(symbol)
@@ -146,6 +149,8 @@ class Engine(Matching, Ledger):
         if symbol in acct.positions:
             acct.positions[symbol].leverage = leverage
             acct.positions[symbol].cross = cross
+        self._pending.append(("account", name))
+        self._flush()
 
     # ---- orders --------------------------------------------------------------------------------
     def place(self, name: str, req: OrderRequest) -> SimOrder:

@@ -122,7 +122,8 @@ async def test_tp_sl_attached_to_an_entry(hl):
     assert sorted((o.order_type, o.trigger_price) for o in children) == [
         (OrderType.STOP, D(140)), (OrderType.TAKE_PROFIT, D(160))]
     sim.set_price("SOL", D(161))
-    assert await ex.positions() == []
+    await events_until(ex, lambda e: isinstance(e, FillEvent) and e.fill.side is Side.SELL)
+    assert await ex.positions() == []  # as soon as the stream has told of the fill, reads agree with it
     assert await ex.open_orders() == []  # the stop went with the take profit
 
 

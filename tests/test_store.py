@@ -135,3 +135,24 @@ def test_sigkill_mid_write_leaves_a_consistent_database(tmp_path):
         path.unlink()
         for suffix in ("-wal", "-shm"):
             (tmp_path / f"crash.db{suffix}").unlink(missing_ok=True)
+
+
+async def test_a_write_cancelled_at_any_point_leaves_no_open_transaction_and_no_error(store):
+    # a periodic job cancelled at shutdown: the cancel can land while COMMIT runs on the database
+    # thread; the write then either happened or not, and the store stays usable
+    outcomes = set()
+    for turns in range(40):
+        task = asyncio.create_task(store.set_state("k", str(turns), turns))
+        for _ in range(turns % 8):
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.0001 * (turns // 8))
+        task.cancel()
+        try:
+            await task
+            outcomes.add("written")
+        except asyncio.CancelledError:
+            outcomes.add("cancelled")
+        assert not store.db.in_transaction
+        await store.set_state("k", "after", 1000)
+        assert await store.get_state("k") == "after"
+    assert outcomes == {"written", "cancelled"}

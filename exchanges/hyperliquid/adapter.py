@@ -15,12 +15,13 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from exchanges.aio import within
+from exchanges.aio import gather_reads, within
 from exchanges.base import Exchange
 from exchanges.errors import ExchangeError, InvalidOrderError, InvalidSymbolError, OrderNotFoundError
 from exchanges.hyperliquid import parse
 from exchanges.hyperliquid.errors import is_nonce_error, map_error
 from exchanges.hyperliquid.http import HyperliquidHttp
+from exchanges.hyperliquid.reads import PUSHED, Reads
 from exchanges.hyperliquid.signing import NonceSource, Signer
 from exchanges.hyperliquid.stream import StreamClient
 from exchanges.models import (
@@ -59,6 +60,15 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _orders_touched(resp: Any) -> int:
+    """Orders an /exchange answer says were placed, filled or cancelled: each gets an order update."""
+    try:
+        statuses = resp["response"]["data"]["statuses"]
+    except (KeyError, TypeError):
+        return 0
+    return sum(1 for s in statuses if s == "success" or (isinstance(s, dict) and ("resting" in s or "filled" in s)))
+
+
 class HyperliquidExchange(Exchange):
     name = VENUE
 
@@ -78,18 +88,17 @@ class HyperliquidExchange(Exchange):
         self._markets: dict[str, Market] = {}
         self._by_coin: dict[str, Market] = {}
         self._mids: dict[str, Decimal] = {}
-        self._mids_ms = 0
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._stream = StreamClient(ws_url, [
             {"type": "allMids"}, {"type": "orderUpdates", "user": self.user}, {"type": "userFills", "user": self.user},
             {"type": "userEvents", "user": self.user}, {"type": "userFundings", "user": self.user},
+            {"type": "clearinghouseState", "user": self.user}, {"type": "spotState", "user": self.user},
         ], self._on_message, self._on_state, stall_s=stall_s, ping_s=ping_s)
         self._stream_task: asyncio.Task[None] | None = None
         self._last_fill_ms = 0
         self._seen_fills: set[str] = set()
         self._was_down = False
-        self._cache: dict[str, tuple[int, Any]] = {}  # key -> (fetched at ms, value)
-        self._flight: dict[str, asyncio.Future[Any]] = {}
+        self.reads = Reads(self.http.info, clock, self._stream.connected.is_set)
         self._books: dict[str, OrderBook] = {}  # coin -> latest l2Book from the stream
 
     def __repr__(self) -> str:
@@ -121,43 +130,21 @@ class HyperliquidExchange(Exchange):
     async def _on_state(self, up: bool, reason: str) -> None:
         self._queue.put_nowait(StreamStatus(VENUE, up, self.clock(), reason))
         if not up:
+            self.reads.stream_lost()
+            self._mids, self._books = {}, {}  # the snapshots after resubscribing replace them
             self._was_down = True
         elif self._was_down:
             self._was_down = False
             asyncio.get_running_loop().create_task(self._backfill())
 
-    # reads: one request in flight per key, answers reused briefly; account answers are dropped as soon
-    # as the account's own stream says something changed, or after our own actions
-    ACCOUNT_KEYS = ("clearinghouseState", "spotClearinghouseState", "frontendOpenOrders")
-
-    async def _read(self, key: str, payload: dict[str, Any], ttl_ms: int) -> Any:
-        hit = self._cache.get(key)
-        if hit is not None and self.clock() - hit[0] <= ttl_ms and self._stream.connected.is_set():
-            return hit[1]
-        pending = self._flight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._flight[key] = fut
-        try:
-            value = await self.http.info(payload)
-            self._cache[key] = (self.clock(), value)
-            fut.set_result(value)
-            return value
-        except BaseException as exc:
-            fut.set_exception(exc)
-            fut.exception()  # retrieved: waiters get it, nobody logs it as lost
-            raise
-        finally:
-            self._flight.pop(key, None)
-
-    def _account_changed(self) -> None:
-        for k in self.ACCOUNT_KEYS:
-            self._cache.pop(k, None)
-
     async def _on_message(self, channel: str, data: Any) -> None:
-        if channel in ("orderUpdates", "userFills", "user", "userFundings"):
-            self._account_changed()
+        if channel in PUSHED:
+            self.reads.pushed(channel, data)
+            return
+        if channel == "orderUpdates":
+            self.reads.order_updates(len(data))
+        elif channel in ("userFills", "user", "userFundings"):
+            self.reads.changed()
         if channel == "l2Book":
             m = self._by_coin.get(data.get("coin"))
             if m is not None:
@@ -165,7 +152,6 @@ class HyperliquidExchange(Exchange):
             return
         if channel == "allMids":
             self._mids = parse.parse_mids(data["mids"], self._by_coin)
-            self._mids_ms = self.clock()
         elif channel == "orderUpdates":
             for u in data:
                 order = parse.parse_order(u["order"], self._by_coin, VENUE, u["status"], u.get("statusTimestamp"))
@@ -231,11 +217,17 @@ class HyperliquidExchange(Exchange):
             raise InvalidSymbolError(f"unknown market {symbol!r}", venue=VENUE)
         return m
 
+    def reads_in_memory(self, symbol: str | None = None) -> bool:
+        if not (self._mids and self.reads.in_memory("clearinghouseState", "spotClearinghouseState")):
+            return False
+        m = self._markets.get(symbol) if symbol is not None else None
+        return symbol is None or (m is not None and m.native in self._books)
+
     async def mids(self) -> dict[str, Decimal]:
-        if self._stream.connected.is_set() and self.clock() - self._mids_ms < 5_000 and self._mids:
+        if self._stream.connected.is_set() and self._mids:  # pushed on every change while the stream is up
             return self._mids
         raw = await self.http.info({"type": "allMids"})
-        self._mids, self._mids_ms = parse.parse_mids(raw, self._by_coin), self.clock()
+        self._mids = parse.parse_mids(raw, self._by_coin)
         return self._mids
 
     async def ticker(self, symbol: str) -> Ticker:
@@ -253,8 +245,8 @@ class HyperliquidExchange(Exchange):
         book = self._books.get(m.native) if self._stream.connected.is_set() else None
         if book is None:
             await self._stream.subscribe({"type": "l2Book", "coin": m.native})  # keep it streaming from now on
-            book = parse.parse_book(await self._read(f"l2Book:{m.native}", {"type": "l2Book", "coin": m.native}, 250),
-                                    symbol)
+            raw = await self.reads.read(f"l2Book:{m.native}", {"type": "l2Book", "coin": m.native}, 250)
+            book = parse.parse_book(raw, symbol)
         return OrderBook(VENUE, symbol, book.bids[:depth], book.asks[:depth], book.ts_ms)
 
     async def candles(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
@@ -275,19 +267,20 @@ class HyperliquidExchange(Exchange):
 
     # ---- account ----
     async def _clearinghouse(self) -> dict[str, Any]:
-        return await self._read("clearinghouseState", {"type": "clearinghouseState", "user": self.user}, 1000)  # type: ignore[no-any-return]
+        return await self.reads.read("clearinghouseState", {"type": "clearinghouseState", "user": self.user}, 1000)  # type: ignore[no-any-return]
 
     async def balances(self) -> AccountBalances:
         spot_q = {"type": "spotClearinghouseState", "user": self.user}
-        ch, spot, mids = await asyncio.gather(
-            self._clearinghouse(), self._read("spotClearinghouseState", spot_q, 1000), self.mids())
+        ch, spot, mids = await gather_reads(
+            self._clearinghouse(), self.reads.read("spotClearinghouseState", spot_q, 1000), self.mids(),
+            in_memory=self.reads_in_memory())
         return parse.parse_balances(ch, spot, mids, ts_ms=self.clock())
 
     async def positions(self) -> list[Position]:
         return parse.parse_positions(await self._clearinghouse(), self._by_coin)
 
     async def open_orders(self) -> list[Order]:
-        raw = await self._read("frontendOpenOrders", {"type": "frontendOpenOrders", "user": self.user}, 0)
+        raw = await self.reads.read("frontendOpenOrders", {"type": "frontendOpenOrders", "user": self.user}, 0)
         out = []
         for o in raw:
             out.append(parse.parse_order(o, self._by_coin))
@@ -318,7 +311,8 @@ class HyperliquidExchange(Exchange):
             try:
                 resp = await self.http.exchange(body, cancel=cancel, batch=batch)
             finally:
-                self._account_changed()
+                self.reads.changed()
+            self.reads.acted(_orders_touched(resp))
             if resp.get("status") == "err":
                 message = str(resp.get("response"))
                 if is_nonce_error(message) and attempt == 0:

@@ -1,5 +1,9 @@
 """WebSocket /ws: subscriptions with acknowledgements, ping/pong, market and user feeds, `post`.
 
+The account-state feeds (clearinghouseState, spotState, openOrders) send the whole state on subscribe
+and again after anything changes it: orders, fills, funding, leverage, deposits and price moves,
+once per burst of changes, like the venue's per-block updates.
+
 A fault can make every connection go silent (no data, pings still answered) or close them all.
 """
 
@@ -20,7 +24,8 @@ from sim.hyperliquid import wire
 from sim.hyperliquid.wire import Names
 
 log = logging.getLogger(__name__)
-USER_FEEDS = {"orderUpdates", "userFills", "userEvents", "userFundings", "notification", "webData2"}
+ACCOUNT_FEEDS = {"clearinghouseState", "spotState", "openOrders"}
+USER_FEEDS = {"orderUpdates", "userFills", "userEvents", "userFundings", "notification", "webData2"} | ACCOUNT_FEEDS
 MARKET_FEEDS = {"allMids", "l2Book", "bbo", "trades", "candle"}
 
 
@@ -43,6 +48,7 @@ class Hub:
         self.clients: set[Client] = set()
         self.silent = False
         self._dirty_books: set[str] = set()
+        self._dirty_accounts: set[str] = set()
         engine.subscribe(self._on_engine)
 
     # ---- connections ----
@@ -90,7 +96,7 @@ class Hub:
             client.queue.put_nowait(json.dumps({"channel": "pong"}))
         elif method in ("subscribe", "unsubscribe"):
             sub = msg.get("subscription") or {}
-            if sub.get("type") not in USER_FEEDS | MARKET_FEEDS:
+            if sub.get("type") not in USER_FEEDS | MARKET_FEEDS or sub.get("dex", "") != "":
                 self._send(client, "error", f"Invalid subscription {json.dumps(sub)}", control=True)
                 return
             if method == "subscribe":
@@ -132,6 +138,16 @@ class Hub:
             self._send(client, "allMids", {"mids": wire.mids(self.e, self.n)})
         elif kind == "l2Book" and sub.get("coin") in self.n.symbol_of:
             self._send(client, "l2Book", wire.l2_book(self.e, self.n, self.n.symbol_of[sub["coin"]]))
+        elif kind in ACCOUNT_FEEDS:
+            self._send(client, kind, self._account_state(kind, user))
+
+    def _account_state(self, kind: str, user: str) -> dict[str, Any]:
+        if kind == "clearinghouseState":
+            return {"dex": "", "user": user,
+                    "clearinghouseState": self.on_info({"type": "clearinghouseState", "user": user})}
+        if kind == "spotState":
+            return {"user": user, "spotState": self.on_info({"type": "spotClearinghouseState", "user": user})}
+        return {"dex": "", "user": user, "orders": self.on_info({"type": "frontendOpenOrders", "user": user})}
 
     def _ws_funding(self, f: SimFunding) -> dict[str, Any]:
         return {"time": f.ts_ms, "coin": self.n.coin(f.symbol), "usdc": wire.num(f.usdc), "szi": wire.num(f.szi),
@@ -157,10 +173,33 @@ class Hub:
         dirty, self._dirty_books = self._dirty_books, set()
         self.prices_moved(sorted(dirty), mids=False)
 
+    def _account_changed(self, user: str) -> None:
+        if not self._dirty_accounts:
+            asyncio.get_running_loop().call_soon(self._push_accounts)
+        self._dirty_accounts.add(user)
+
+    def _push_accounts(self) -> None:
+        dirty, self._dirty_accounts = self._dirty_accounts, set()
+        for user in sorted(dirty):
+            for kind in sorted(ACCOUNT_FEEDS):
+                state = None
+                for c in self._subscribers(kind, user=user):
+                    state = state or self._account_state(kind, user)
+                    self._send(c, kind, state)
+
+    def _account_watchers(self) -> set[str]:
+        return {str(sub.get("user", "")).lower() for c in self.clients for sub in c.subs.values()
+                if sub["type"] in ACCOUNT_FEEDS}
+
     def _on_engine(self, kind: str, payload: object) -> None:
-        if isinstance(payload, SimOrder | SimFill) and self.clients:
-            with contextlib.suppress(RuntimeError):  # no running loop: nobody is listening
+        if not self.clients:
+            return
+        account = payload if kind == "account" else getattr(payload, "account", None)
+        with contextlib.suppress(RuntimeError):  # no running loop: nobody is listening
+            if isinstance(payload, SimOrder | SimFill):
                 self._book_changed(payload.symbol)
+            if isinstance(account, str) and account in self._account_watchers():
+                self._account_changed(account)
         if isinstance(payload, SimOrder) and kind == "order" and payload.oid > 0:
             for c in self._subscribers("orderUpdates", user=payload.account):
                 self._send(c, "orderUpdates", [wire.ws_order(payload, self.n)])
@@ -191,6 +230,8 @@ class Hub:
     def prices_moved(self, symbols: list[str], *, mids: bool = True) -> None:
         if not self.clients:
             return
+        for user in self._account_watchers():  # marks move: unrealized PnL, margin, liquidation prices
+            self._account_changed(user)
         if mids:
             all_mids = {"mids": wire.mids(self.e, self.n)}
             for c in self._subscribers("allMids"):

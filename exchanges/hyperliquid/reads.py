@@ -1,0 +1,100 @@
+"""Account and market reads answered from memory wherever the venue allows it.
+
+While the stream is up, the venue pushes the account's whole state (the `clearinghouseState` and
+`spotState` feeds) after every change; reads use the last push. Anything that says the account has
+changed since (our own action, an order update, a fill, funding) makes that push stale until the next
+one arrives, and reads in between go to REST, so a read never returns state older than an event the
+bot has already seen.
+
+Our own actions answer over HTTP, which can overtake a push sent just before the venue acted. So
+after an action that touched N orders, pushes are not trusted until N order updates have come down
+the stream (the venue sends them before the state that follows), or a second has passed.
+REST reads keep one request in flight per key and reuse the answer briefly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+# the REST info type behind each pushed account state
+PUSHED = {"clearinghouseState": "clearinghouseState", "spotState": "spotClearinghouseState"}
+ACCOUNT_KEYS = ("clearinghouseState", "spotClearinghouseState", "frontendOpenOrders")
+AWAIT_UPDATES_MS = 1000
+
+
+class Reads:
+    def __init__(self, fetch: Callable[[dict[str, Any]], Awaitable[Any]], clock: Callable[[], int],
+                 live: Callable[[], bool]):
+        self._fetch = fetch
+        self._clock = clock
+        self._live = live  # the stream is connected: pushed state is being kept current
+        self._pushed: dict[str, Any] = {}  # REST key -> the state as last pushed, while not stale
+        self._cache: dict[str, tuple[int, Any]] = {}  # key -> (fetched at ms, value)
+        self._flight: dict[str, asyncio.Future[Any]] = {}
+        self._epoch = 0  # counts changes: an answer fetched across one is not kept
+        self._awaited = 0  # order updates our own actions still owe us
+        self._awaited_until = 0
+
+    # ---- what the stream tells ----
+    def pushed(self, feed: str, data: dict[str, Any]) -> None:
+        """A state feed's message: the account as of now."""
+        key = PUSHED[feed]
+        if self._awaited and self._clock() < self._awaited_until:
+            return  # may predate our own action: wait for the state after its order updates
+        if data.get("dex", "") == "" and feed in data:
+            self._pushed[key] = data[feed]
+            self._cache.pop(key, None)
+
+    def changed(self) -> None:
+        """The account changed (or may have): what we hold is stale until the venue says more."""
+        self._epoch += 1
+        for k in ACCOUNT_KEYS:
+            self._cache.pop(k, None)
+            self._pushed.pop(k, None)
+
+    def acted(self, orders: int) -> None:
+        """Our own action was applied, touching `orders` orders the stream will report."""
+        self.changed()
+        if orders:
+            self._awaited += orders
+            self._awaited_until = self._clock() + AWAIT_UPDATES_MS
+
+    def order_updates(self, n: int) -> None:
+        self._awaited = max(0, self._awaited - n)
+        self.changed()
+
+    def stream_lost(self) -> None:
+        self._pushed.clear()  # the feeds send the whole state again on resubscribe
+        self._awaited = 0
+
+    def in_memory(self, *keys: str) -> bool:
+        return self._live() and all(k in self._pushed for k in keys)
+
+    # ---- reads ----
+    async def read(self, key: str, payload: dict[str, Any], ttl_ms: int) -> Any:
+        live = self._live()
+        if live and key in self._pushed:
+            return self._pushed[key]
+        hit = self._cache.get(key)
+        if hit is not None and live and self._clock() - hit[0] <= ttl_ms:
+            return hit[1]
+        pending = self._flight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._flight[key] = fut
+        epoch = self._epoch
+        try:
+            value = await self._fetch(payload)
+            if epoch == self._epoch:
+                self._cache[key] = (self._clock(), value)
+            fut.set_result(value)
+            return value
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: waiters get it, nobody logs it as lost
+            raise
+        finally:
+            self._flight.pop(key, None)

@@ -1,0 +1,121 @@
+"""Account reads from pushed state: when the push is trusted, when REST answers instead."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal as D
+from typing import Any
+
+from exchanges.hyperliquid.reads import Reads
+from exchanges.models import Side
+from tests.hl import ADDRESS, adapter, hl_venue
+from tests.test_hl_adapter import req
+
+CH = {"type": "clearinghouseState", "user": ADDRESS}
+
+
+class Rig:
+    def __init__(self) -> None:
+        self.now = 1_000
+        self.live = True
+        self.fetched: list[dict[str, Any]] = []
+        self.answer: Any = "rest"
+        self.reads = Reads(self.fetch, lambda: self.now, lambda: self.live)
+
+    async def fetch(self, payload: dict[str, Any]) -> Any:
+        self.fetched.append(payload)
+        return self.answer
+
+    def push(self, state: str) -> None:
+        self.reads.pushed("clearinghouseState", {"dex": "", "user": ADDRESS, "clearinghouseState": state})
+
+    async def read(self) -> Any:
+        return await self.reads.read("clearinghouseState", CH, 1000)
+
+
+async def test_a_push_answers_reads_until_something_changes():
+    r = Rig()
+    assert await r.read() == "rest" and len(r.fetched) == 1
+    r.push("pushed-1")
+    assert await r.read() == "pushed-1" and len(r.fetched) == 1
+    r.reads.changed()  # e.g. a fill came down the stream: the push is older than what we know
+    r.answer = "rest-2"
+    assert await r.read() == "rest-2" and len(r.fetched) == 2
+    r.push("pushed-2")
+    assert await r.read() == "pushed-2"
+    r.live = False  # stream down: pushes are not kept current, REST answers
+    assert await r.read() == "rest-2" and len(r.fetched) == 3
+
+
+async def test_after_our_own_action_pushes_wait_for_its_order_updates():
+    r = Rig()
+    r.push("before")
+    r.reads.acted(2)  # two orders placed; their updates have not come down the stream yet
+    r.push("maybe-before")  # could have left the venue before it acted: not trusted
+    r.answer = "rest-after"
+    assert await r.read() == "rest-after"
+    r.reads.order_updates(1)
+    r.push("still-maybe-before")
+    assert await r.read() == "rest-after"
+    r.reads.order_updates(1)
+    r.push("after")
+    assert await r.read() == "after"
+
+
+async def test_updates_that_never_come_stop_being_awaited_after_a_second():
+    r = Rig()
+    r.reads.acted(1)
+    r.push("early")
+    assert await r.read() == "rest"
+    r.now += 1_000
+    r.push("later")
+    assert await r.read() == "later"
+
+
+async def test_an_answer_fetched_across_a_change_is_not_reused():
+    r = Rig()
+    gate = asyncio.Event()
+
+    async def slow(payload: dict[str, Any]) -> Any:
+        await gate.wait()
+        return "fetched-before-the-change"
+
+    r.reads._fetch = slow
+    first = asyncio.create_task(r.read())
+    await asyncio.sleep(0)
+    r.reads.changed()
+    gate.set()
+    assert await first == "fetched-before-the-change"  # the caller asked before the change: fine for it
+    r.reads._fetch = r.fetch
+    assert await r.read() == "rest"  # but the next reader does not get it
+
+
+async def test_the_adapter_reads_from_the_stream_and_sees_its_own_orders():
+    async with hl_venue() as (sim, url):
+        sim.see(ADDRESS)
+        ex = adapter(url)
+        await ex.connect()
+        try:
+            await ex.ticker("ETH")  # first sight of ETH: subscribes to its book
+            for _ in range(100):
+                if ex.reads_in_memory("ETH"):
+                    break
+                await asyncio.sleep(0.01)
+            assert ex.reads_in_memory("ETH")
+            before = len(sim.requests)
+            bal, positions, book = await ex.balances(), await ex.positions(), await ex.order_book("ETH")
+            assert len(sim.requests) == before  # nothing asked over REST
+            assert bal.account_value == D(100_000) and positions == [] and book.asks
+
+            order = await ex.place(req("ETH", Side.BUY, "1", slippage=D("0.01")))
+            [pos] = await ex.positions()  # at once, before the stream has caught up: never the old state
+            assert pos.size == D(1) and pos.entry_price == order.avg_price
+            for _ in range(100):
+                if ex.reads_in_memory("ETH"):
+                    break
+                await asyncio.sleep(0.01)
+            before = len(sim.requests)
+            [pos] = await ex.positions()
+            assert pos.size == D(1) and len(sim.requests) == before
+        finally:
+            await ex.close()
