@@ -1,19 +1,26 @@
 """Order path: from a Confirm press reaching the bot to the order accepted by the emulated venue,
 beside the official SDK's bare `Exchange.order` against the same emulator, in the same run.
 
-    python -m bench.order_path [N]        (default 500 orders each)
+    python -m bench.order_path [N] [PAUSE_MS]      (default 500 orders each, back to back)
 
 Goal: ratio of p50 (and p99) <= 1.0: the whole risk-gated, persisted path no slower than the SDK's
-bare call. Both run against one emulator process on loopback.
+bare call. Both run against one emulator process on loopback (pinned to its own core), in
+alternating blocks of 25 orders: the SDK in its own process, waiting while the bot runs and the
+other way round, so both see the same machine and the same emulator state. Back to back, the bot's
+timed path shares the CPU with the stream traffic of its previous order (the harder case); PAUSE_MS
+> 0 pauses before each order on both sides, as a trader reading a quote would (an idle machine
+then wakes up slower for both).
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing as mp
 import sys
 import tempfile
 import time
 from decimal import Decimal
+from multiprocessing.connection import Connection
 
 import eth_account
 from hyperliquid.exchange import Exchange as SdkExchange
@@ -24,10 +31,30 @@ from bot.app import App
 from bot.config import parse_config
 from exchanges.models import OrderRequest, OrderStatus, Side
 
+BLOCK = 25
+WARM_UP = 20
 SECOND_KEY = "0x" + "42" * 32
 
 
-async def ours(url: str, n: int, db: str) -> tuple[list[float], list[float]]:
+def sdk_worker(url: str, pause_s: float, conn: Connection) -> None:
+    """The SDK in its own process: runs a block of orders whenever asked, answers with the timings."""
+    info = Info(url, skip_ws=True)
+    info.user_state(eth_account.Account.from_key(SECOND_KEY).address)  # funded on first sight
+    ex = SdkExchange(eth_account.Account.from_key(SECOND_KEY), url)
+    i = 0
+    while (n := conn.recv()) is not None:
+        times = []
+        for _ in range(n):
+            time.sleep(pause_s)
+            t0 = time.perf_counter()
+            res = ex.order("ETH", True, 0.01, float(3400 - i % 50), {"limit": {"tif": "Gtc"}})
+            times.append((time.perf_counter() - t0) * 1000)
+            assert res["status"] == "ok" and "resting" in res["response"]["data"]["statuses"][0], res
+            i += 1
+        conn.send(times)
+
+
+async def run(url: str, n: int, db: str, pause_s: float) -> tuple[list[float], list[float], list[float]]:
     config = parse_config({
         "exchanges": {"hyperliquid": {"enabled": True, "testnet": True, "base_url": url, "account_address": ADDRESS,
                                       "secret_key": KEY, "rate_limit": {"requests_per_minute": 10**9}}},
@@ -47,47 +74,44 @@ async def ours(url: str, n: int, db: str) -> tuple[list[float], list[float]]:
         return order
 
     venue.place = place  # type: ignore[method-assign]
-    times, full = [], []
+    parent, child = mp.get_context("spawn").Pipe()
+    worker = mp.get_context("spawn").Process(target=sdk_worker, args=(url, pause_s, child), daemon=True)
+    worker.start()
+    base: list[float] = []
+    times: list[float] = []
+    full: list[float] = []
+    i = 0
     try:
-        for i in range(n + 20):
-            req = OrderRequest("hyperliquid", "ETH", Side.BUY, Decimal("0.01"), Decimal(3400 - i % 50))
-            token = (await app.desk.quote_order(1, 1, req, "buy")).token
-            quote = await app.desk.quote_order(1, 1, req, "buy") if token is None else None
-            assert token is not None, quote and quote.preview.refusals
-            t0 = time.perf_counter()
-            out = await app.desk.confirm(token, 1, "bench")  # what the Confirm button handler runs
-            dt = (time.perf_counter() - t0) * 1000
-            assert out.status == "placed" and out.order and out.order.status is OrderStatus.OPEN, out
-            if i >= 20:  # warm-up: connections, caches
-                times.append((accepted_at[-1] - t0) * 1000)
-                full.append(dt)
+        while len(times) < n:
+            parent.send(BLOCK)
+            base += await asyncio.to_thread(parent.recv)  # the bot idles meanwhile (its streams still flow)
+            for _ in range(BLOCK):
+                req = OrderRequest("hyperliquid", "ETH", Side.BUY, Decimal("0.01"), Decimal(3400 - i % 50))
+                quote = await app.desk.quote_order(1, 1, req, "buy")
+                assert quote.token is not None, quote.preview.refusals
+                await asyncio.sleep(pause_s)  # the trader reads the quote
+                t0 = time.perf_counter()
+                out = await app.desk.confirm(quote.token, 1, "bench")  # what the Confirm button handler runs
+                dt = (time.perf_counter() - t0) * 1000
+                assert out.status == "placed" and out.order and out.order.status is OrderStatus.OPEN, out
+                if i >= WARM_UP:  # connections, caches
+                    times.append((accepted_at[-1] - t0) * 1000)
+                    full.append(dt)
+                i += 1
     finally:
+        parent.send(None)
+        worker.join(10)
         await app.stop()
-    return times, full
-
-
-def sdk(url: str, n: int) -> list[float]:
-    info = Info(url, skip_ws=True)
-    info.user_state(eth_account.Account.from_key(SECOND_KEY).address)  # funded on first sight
-    ex = SdkExchange(eth_account.Account.from_key(SECOND_KEY), url)
-    times = []
-    for i in range(n + 20):
-        t0 = time.perf_counter()
-        res = ex.order("ETH", True, 0.01, float(3400 - i % 50), {"limit": {"tif": "Gtc"}})
-        dt = (time.perf_counter() - t0) * 1000
-        assert res["status"] == "ok" and "resting" in res["response"]["data"]["statuses"][0], res
-        if i >= 20:
-            times.append(dt)
-    return times
+    return base[WARM_UP:WARM_UP + n], times[:n], full[:n]
 
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    pause_s = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0
     with emulator("--hyperliquid", "0", "--tick", "0", "--weight-per-minute", str(10**9)) as urls, \
             tempfile.TemporaryDirectory() as tmp:
-        url = urls["hyperliquid"]
-        base = sdk(url, n)
-        mine, full = asyncio.run(ours(url, n, f"{tmp}/bench.db"))
+        base, mine, full = asyncio.run(run(urls["hyperliquid"], n, f"{tmp}/bench.db", pause_s))
+    print(f"pause before each order: {pause_s * 1000:g} ms; blocks of {BLOCK}, alternating")
     print(HEADER)
     print(row("official SDK Exchange.order", base))
     print(row("tradebot Confirm -> accepted", mine))

@@ -3,7 +3,9 @@
 Used by the Telegram handlers (and usable from any other front end): it holds no Telegram code.
 A confirmation is a random token stored with the requesting user and an expiry; the button carries
 only the token. Confirm re-checks on fresh prices; a price that moved beyond the slippage bound
-gives a fresh quote instead of an order.
+gives a fresh quote instead of an order. A press is checked against the tokens held in memory (the
+database after a restart) and taken at once, so a second press is refused; the token is used for
+good in the same transaction as the order's intent, so nothing reaches a venue on a used token.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.config_schema import Config
-from bot.store import Confirmation, Store
+from bot.store import Confirmation, Store, TokenRefused
 from exchanges.models import Order, OrderRequest, OrderType, Side, TimeInForce
 from exchanges.precision import to_wire
 from risk.orders import OrderRefused, Preview
@@ -64,6 +66,8 @@ class Desk:
     def __init__(self, risk: Risk, store: Store, config: Config, clock: Callable[[], int], ttl_s: int = 60):
         self.risk, self.store, self.config, self.clock = risk, store, config, clock
         self.ttl_ms = ttl_s * 1000
+        self._issued: dict[str, Confirmation] = {}  # live tokens, so a press needs no database read
+        self._taken: set[str] = set()  # pressed here: a second press is refused at once
 
     @property
     def venues(self) -> list[str]:
@@ -83,8 +87,13 @@ class Desk:
 
     async def _token(self, user_id: int, chat_id: int, kind: str, payload: dict[str, Any]) -> str:
         token = secrets.token_urlsafe(12)  # 16 characters: fits callback data with room to spare
-        await self.store.put_confirmation(
-            Confirmation(token, user_id, chat_id, kind, payload, self.clock() + self.ttl_ms), self.clock())
+        now = self.clock()
+        c = Confirmation(token, user_id, chat_id, kind, payload, now + self.ttl_ms)
+        await self.store.put_confirmation(c, now)
+        for t in [t for t, old in self._issued.items() if old.expires_ms <= now]:
+            del self._issued[t]
+            self._taken.discard(t)
+        self._issued[token] = c
         return token
 
     async def quote_order(self, user_id: int, chat_id: int, req: OrderRequest, description: str) -> Quote:
@@ -109,25 +118,50 @@ class Desk:
         return await self._token(user_id, chat_id, kind, payload)
 
     async def discard(self, token: str, user_id: int) -> Outcome:
-        status, c = await self.store.consume_confirmation(token, user_id, self.clock())
-        if status != "ok":
-            return Outcome(status, c.kind if c else "")
-        return Outcome("cancelled", c.kind if c else "")
+        refused, c = await self.claim(token, user_id)
+        if c is None:
+            return refused  # type: ignore[return-value]
+        return await self._use(c) or Outcome("cancelled", c.kind)
 
     async def claim(self, token: str, user_id: int) -> tuple[Outcome | None, Confirmation | None]:
-        """Use a token (once, by its owner, in time). An Outcome says why not."""
-        status, c = await self.store.consume_confirmation(token, user_id, self.clock())
-        if status != "ok" or c is None:
-            return Outcome(status, c.kind if c else ""), None
+        """Take a token: once, by its owner, in time. An Outcome says why not. The token is used for good
+        in the transaction that writes what it confirms (an order's intent), or before any other action."""
+        c = self._issued.get(token)
+        used = False
+        if c is None:  # issued before a restart
+            found = await self.store.get_confirmation(token)
+            if found is None:
+                return Outcome("unknown"), None
+            c, used = found
+            self._issued[token] = c
+        if used or token in self._taken:
+            return Outcome("used", c.kind), None
+        if c.user_id != user_id:
+            return Outcome("not_yours", c.kind), None
+        if c.expires_ms <= self.clock():
+            return Outcome("expired", c.kind), None
+        self._taken.add(token)  # no await since the check above: two presses cannot both get here
         return None, c
 
     async def confirm(self, token: str, user_id: int, origin: str) -> Outcome:
         refused, c = await self.claim(token, user_id)
         return refused if c is None else await self.act(c, origin)  # type: ignore[return-value]
 
+    async def _use(self, c: Confirmation) -> Outcome | None:
+        status, _ = await self.store.consume_confirmation(c.token, c.user_id, self.clock())
+        return None if status == "ok" else Outcome(status, c.kind)
+
     async def act(self, c: Confirmation, origin: str) -> Outcome:
+        """Do what a claimed token confirms."""
         if c.kind == "order":
-            return await self._confirm_order(c, origin)
+            try:
+                return await self._confirm_order(c, origin)
+            except BaseException:
+                self._taken.discard(c.token)  # failed before the intent used it: it may be pressed again
+                raise
+        refused = await self._use(c)
+        if refused is not None:
+            return refused
         if c.kind == "leverage":
             p = c.payload
             try:
@@ -151,12 +185,18 @@ class Desk:
         pv = await self.risk.orders.preview(req)
         bound = req.slippage if req.slippage is not None else self.config.trading.default_slippage
         if quoted > 0 and pv.est_price > 0 and abs(pv.est_price - quoted) / quoted > bound:
+            refused = await self._use(c)
+            if refused is not None:
+                return refused
             payload = {**c.payload, "est_price": str(pv.est_price)}
             token = await self._token(c.user_id, c.chat_id, "order", payload) if pv.ok else None
             return Outcome("requote", c.kind, preview=pv, token=token, detail=c.payload.get("what", ""))
-        try:
-            placed = await self.risk.orders.execute(pv, origin=origin)
+        try:  # the token is used in the intent's own transaction: one trip to the database, not two
+            placed = await self.risk.orders.execute(
+                pv, origin=origin, also=self.store.token_use(c.token, c.user_id, self.clock()))
         except OrderRefused:
-            return Outcome("refused", c.kind, preview=pv, detail=c.payload.get("what", ""))
+            return await self._use(c) or Outcome("refused", c.kind, preview=pv, detail=c.payload.get("what", ""))
+        except TokenRefused as exc:
+            return Outcome(exc.status, c.kind)
         return Outcome("placed", c.kind, order=placed.order, preview=pv, detail=c.payload.get("what", ""))
 

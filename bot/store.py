@@ -168,6 +168,30 @@ class Confirmation:
     expires_ms: int
 
 
+class TokenRefused(Exception):
+    """A confirmation could not be used: unknown | used | not_yours | expired."""
+
+    def __init__(self, status: str):
+        super().__init__(status)
+        self.status = status
+
+
+def _use_token(db: sqlite3.Connection, token: str, user_id: int, now_ms: int) -> tuple[str, Confirmation | None]:
+    r = db.execute("SELECT token, user_id, chat_id, kind, payload, expires_ms, consumed_ms FROM confirmations"
+                   " WHERE token = ?", (token,)).fetchone()
+    if r is None:
+        return "unknown", None
+    c = Confirmation(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5])
+    if r[6] is not None:
+        return "used", c
+    if r[1] != user_id:
+        return "not_yours", c
+    if r[5] <= now_ms:
+        return "expired", c
+    db.execute("UPDATE confirmations SET consumed_ms = ? WHERE token = ?", (now_ms, token))
+    return "ok", c
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     id: int
@@ -271,12 +295,21 @@ class Store:
             return list(await cur.fetchall())
 
     # ---- orders ----
-    async def insert_order(self, order: Order, extra: dict[str, Any] | None = None) -> None:
-        """Store an order intent; committed before the function returns. Duplicate client ids raise."""
+    async def insert_order(self, order: Order, extra: dict[str, Any] | None = None,
+                           also: Callable[[sqlite3.Connection], object] | None = None) -> None:
+        """Store an order intent; committed before the function returns. Duplicate client ids raise.
+        `also` runs in the same transaction first (the desk uses its confirmation there); if it
+        raises, nothing is written."""
         if not order.client_id:
             raise ValueError("an order row needs a client id")
         row = (*_order_row(order), json.dumps(extra or {}))
-        await self._atomic(lambda c: c.execute(_INSERT_ORDER, row))
+
+        def write(c: sqlite3.Connection) -> None:
+            if also is not None:
+                also(c)
+            c.execute(_INSERT_ORDER, row)
+
+        await self._atomic(write)
 
     async def update_order(self, order: Order) -> None:
         row = (*_order_row(order)[1:], order.client_id)
@@ -369,23 +402,26 @@ class Store:
 
     async def consume_confirmation(self, token: str, user_id: int, now_ms: int) -> tuple[str, Confirmation | None]:
         """Atomically use a token once. Outcome: ok | unknown | used | not_yours | expired."""
+        return await self._atomic(lambda db: _use_token(db, token, user_id, now_ms))
 
-        def use(db: sqlite3.Connection) -> tuple[str, Confirmation | None]:
-            r = db.execute("SELECT token, user_id, chat_id, kind, payload, expires_ms, consumed_ms FROM confirmations"
-                           " WHERE token = ?", (token,)).fetchone()
-            if r is None:
-                return "unknown", None
-            c = Confirmation(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5])
-            if r[6] is not None:
-                return "used", c
-            if r[1] != user_id:
-                return "not_yours", c
-            if r[5] <= now_ms:
-                return "expired", c
-            db.execute("UPDATE confirmations SET consumed_ms = ? WHERE token = ?", (now_ms, token))
-            return "ok", c
+    @staticmethod
+    def token_use(token: str, user_id: int, now_ms: int) -> Callable[[sqlite3.Connection], None]:
+        """Using a token as a step of another transaction (an order intent's): raises TokenRefused."""
 
-        return await self._atomic(use)
+        def use(db: sqlite3.Connection) -> None:
+            status, _ = _use_token(db, token, user_id, now_ms)
+            if status != "ok":
+                raise TokenRefused(status)
+
+        return use
+
+    async def get_confirmation(self, token: str) -> tuple[Confirmation, bool] | None:
+        """A token and whether it was used, without using it."""
+        r = await self._one("SELECT token, user_id, chat_id, kind, payload, expires_ms, consumed_ms FROM confirmations"
+                            " WHERE token = ?", (token,))
+        if r is None:
+            return None
+        return Confirmation(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]), r[6] is not None
 
     # ---- audit, equity, state ----
     async def audit(self, ts_ms: int, user_id: int | None, chat_id: int | None, kind: str, text: str,

@@ -1,7 +1,10 @@
-"""Button handlers. query.answer() first (the phone shows a spinner until then)."""
+"""Button handlers. Every press is answered (the phone shows a spinner until then); a Confirm's answer
+goes out alongside the order, so the order never waits on Telegram."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from decimal import Decimal
 
 from telegram import Update
@@ -10,6 +13,9 @@ from handlers import commands as cmd
 from handlers import keyboards as kb
 from handlers import views
 from handlers.common import Ctx, edit, markets_for, origin, reply, svc
+
+log = logging.getLogger(__name__)
+REFUSED_TOKENS = {"unknown", "used", "not_yours", "expired"}
 
 
 def _data(update: Update) -> list[str]:
@@ -25,8 +31,15 @@ async def on_confirm(update: Update, context: Ctx) -> str:
         assert refused is not None
         await query.answer(views.outcome_view(refused), show_alert=True)  # told why; nothing happens
         return refused.status
-    await query.answer()
-    out = await s.desk.act(claimed, origin(update))
+    answering = asyncio.ensure_future(query.answer())  # the order does not wait on Telegram's round trip
+    try:
+        out = await s.desk.act(claimed, origin(update))
+    finally:
+        [answered] = await asyncio.gather(answering, return_exceptions=True)
+        if isinstance(answered, Exception):
+            log.warning("could not answer the button press: %s", answered)
+    if out.status in REFUSED_TOKENS:
+        return out.status  # another press used it first; its message shows what happened
     if out.status == "requote" and out.preview is not None:
         await edit(update, views.preview_view(out.preview, out.detail, requote=True),
                    kb.confirm(out.token) if out.token else None)

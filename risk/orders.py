@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
 from bot.config_schema import Config
 from bot.store import Store
@@ -255,13 +256,16 @@ class OrderManager:
         """Preview on fresh data and, if every check passes, send."""
         return await self.execute(await self.preview(req), origin=origin)
 
-    async def execute(self, pv: Preview, *, origin: str = "") -> Placed:
-        """Send a preview just made on fresh data (the confirm path re-previews, then executes)."""
+    async def execute(self, pv: Preview, *, origin: str = "", also: Callable[[Any], object] | None = None) -> Placed:
+        """Send a preview just made on fresh data (the confirm path re-previews, then executes).
+        `also` is a step of the intent's transaction (the desk uses the confirmation there); if it
+        raises, nothing is written or sent and its exception propagates."""
         if not pv.ok:
             raise OrderRefused(pv.refusals, pv)
-        return Placed(await self.send(pv.request, reducing=pv.reducing, origin=origin), pv)
+        return Placed(await self.send(pv.request, reducing=pv.reducing, origin=origin, also=also), pv)
 
-    async def send(self, req: OrderRequest, *, reducing: bool, origin: str = "") -> Order:
+    async def send(self, req: OrderRequest, *, reducing: bool, origin: str = "",
+                   also: Callable[[Any], object] | None = None) -> Order:
         """Intent row, commit, then the network. Callers other than place() are the kill switch's
         flatten (reduce-only) path; nothing else reaches an adapter's place()."""
         ex = self.venue(req.exchange)
@@ -274,7 +278,7 @@ class OrderManager:
             or req.order_type is not OrderType.LIMIT else OrderType.MARKET, tif=req.tif,
             reduce_only=req.reduce_only, trigger_price=req.trigger_price, created_ms=now, updated_ms=now,
         )
-        await self.store.insert_order(intent, extra={"origin": origin, "slippage": str(req.slippage or "")})
+        await self.store.insert_order(intent, extra={"origin": origin, "slippage": str(req.slippage or "")}, also=also)
         self._recent.append(now)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._inflight[cid] = done

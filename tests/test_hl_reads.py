@@ -119,3 +119,18 @@ async def test_the_adapter_reads_from_the_stream_and_sees_its_own_orders():
             assert pos.size == D(1) and len(sim.requests) == before
         finally:
             await ex.close()
+
+
+async def test_a_garbled_book_push_is_read_over_rest_instead():
+    async with hl_venue() as (sim, url):
+        sim.see(ADDRESS)
+        ex = adapter(url)
+        await ex.connect()
+        try:
+            await ex.order_book("ETH")
+            await ex._on_message("l2Book", {"coin": "ETH", "time": 1, "levels": [[{"px": "x"}], []]})
+            book = await ex.order_book("ETH")  # parsed when read: the bad one is dropped, REST answers
+            assert book.bids and book.asks and book.bids[0].price < book.asks[0].price
+            assert ("/info", "l2Book") in sim.requests[-3:]
+        finally:
+            await ex.close()

@@ -99,7 +99,8 @@ class HyperliquidExchange(Exchange):
         self._seen_fills: set[str] = set()
         self._was_down = False
         self.reads = Reads(self.http.info, clock, self._stream.connected.is_set)
-        self._books: dict[str, OrderBook] = {}  # coin -> latest l2Book from the stream
+        # coin -> latest l2Book from the stream, parsed when first read (the venue sends one every block)
+        self._books: dict[str, dict[str, Any] | OrderBook] = {}
 
     def __repr__(self) -> str:
         return f"HyperliquidExchange({self.user}, {'mainnet' if self.is_mainnet else 'testnet'})"
@@ -148,7 +149,7 @@ class HyperliquidExchange(Exchange):
         if channel == "l2Book":
             m = self._by_coin.get(data.get("coin"))
             if m is not None:
-                self._books[m.native] = parse.parse_book(data, m.symbol)
+                self._books[m.native] = data
             return
         if channel == "allMids":
             self._mids = parse.parse_mids(data["mids"], self._by_coin)
@@ -243,6 +244,13 @@ class HyperliquidExchange(Exchange):
     async def order_book(self, symbol: str, depth: int = 20) -> OrderBook:
         m = await self._market(symbol)
         book = self._books.get(m.native) if self._stream.connected.is_set() else None
+        if isinstance(book, dict):
+            try:
+                book = self._books[m.native] = parse.parse_book(book, symbol)
+            except (ValueError, ArithmeticError, LookupError, TypeError) as exc:  # garbled: ask over REST instead
+                log.warning("unreadable l2Book push for %s: %s", symbol, exc)
+                del self._books[m.native]
+                book = None
         if book is None:
             await self._stream.subscribe({"type": "l2Book", "coin": m.native})  # keep it streaming from now on
             raw = await self.reads.read(f"l2Book:{m.native}", {"type": "l2Book", "coin": m.native}, 250)

@@ -29,14 +29,15 @@ class WeightBudget:
     def __init__(self, per_minute: int, reserve: int, first_backoff_s: float = 1.0):
         self.per_minute, self.reserve = per_minute, reserve
         self._spent: deque[tuple[float, int]] = deque()
+        self._total = 0  # the weights in _spent, kept as they come and go (no sum per request)
         self.blocked_until = 0.0
         self.first_backoff_s = self.backoff_s = first_backoff_s
 
     def used(self) -> int:
         cutoff = time.monotonic() - 60
         while self._spent and self._spent[0][0] < cutoff:
-            self._spent.popleft()
-        return sum(w for _, w in self._spent)
+            self._total -= self._spent.popleft()[1]
+        return self._total
 
     def headroom(self) -> int:
         return self.per_minute - self.used()
@@ -49,6 +50,7 @@ class WeightBudget:
             wait = max(0.0, self.blocked_until - now)
             if not wait and self.used() + weight <= limit:
                 self._spent.append((now, weight))
+                self._total += weight
                 return
             if not wait:
                 wait = max(0.05, self._spent[0][0] + 60 - now) if self._spent else 0.05

@@ -230,8 +230,9 @@ class Hub:
     def prices_moved(self, symbols: list[str], *, mids: bool = True) -> None:
         if not self.clients:
             return
-        for user in self._account_watchers():  # marks move: unrealized PnL, margin, liquidation prices
-            self._account_changed(user)
+        if mids:  # marks moved: unrealized PnL, margin, liquidation prices (a book change alone moves none)
+            for user in self._account_watchers():
+                self._account_changed(user)
         if mids:
             all_mids = {"mids": wire.mids(self.e, self.n)}
             for c in self._subscribers("allMids"):
