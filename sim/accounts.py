@@ -1,7 +1,11 @@
-"""Accounts of the simulated venue: cross-margin perp positions and spot balances, and the math.
+"""Accounts of the simulated venue: perp positions (cross or isolated margin), spot balances, the math.
 
 Maintenance margin follows Hyperliquid: half the initial margin at the market's maximum leverage,
 so the maintenance rate is 1 / (2 * max_leverage).
+
+An isolated position holds its own USD, `raw_usd` (Hyperliquid's `rawUsd`): opening moves the initial
+margin out of the cross collateral and pays for the contracts, so the position's equity is
+raw_usd + size * mark. Closing part of it returns that part of its equity (margin and PnL alike).
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ class SimPosition:
     cross: bool = True
     realized: Decimal = ZERO  # since open
     funding: Decimal = ZERO  # since open, positive = received
+    raw_usd: Decimal = ZERO  # isolated only: the position's own USD (equity = raw_usd + size * mark)
+
+    def equity(self, mark: Decimal) -> Decimal:
+        """Isolated: what the position is worth to its holder at `mark`."""
+        return self.raw_usd + self.size * mark
 
 
 @dataclass
@@ -74,4 +83,30 @@ def liquidation_price(
     else:
         a = -size
         px = (account_value + mark * a - other_maintenance) / (a * (1 + mmr))
+    return px if px > 0 else None
+
+
+def isolated_fill(pos: SimPosition, signed_qty: Decimal, price: Decimal, leverage: int) -> Decimal:
+    """Move an isolated position's own USD for a fill (before pos.size changes). Returns what flows to
+    the cross collateral: + released equity on a close, - initial margin on an open."""
+    flow = ZERO
+    closing = ZERO if pos.size == 0 or (pos.size > 0) == (signed_qty > 0) else min(abs(signed_qty), abs(pos.size))
+    if closing:
+        part = closing / abs(pos.size)
+        released = part * pos.equity(price)
+        pos.raw_usd -= part * pos.raw_usd
+        flow += released
+    opening = abs(signed_qty) - closing
+    if opening:
+        margin = opening * price / leverage
+        pos.raw_usd += margin - opening * price * (1 if signed_qty > 0 else -1)
+        flow -= margin
+    return flow
+
+
+def isolated_liquidation_price(size: Decimal, raw_usd: Decimal, mmr: Decimal) -> Decimal | None:
+    """Mark at which an isolated position's equity equals its maintenance margin."""
+    if size == 0:
+        return None
+    px = -raw_usd / (size * (1 - mmr)) if size > 0 else raw_usd / (-size * (1 + mmr))
     return px if px > 0 else None

@@ -145,10 +145,29 @@ class Engine(Matching, Ledger):
         if m.kind is not MarketKind.PERP or not 1 <= leverage <= m.max_leverage:
             raise Reject("LEVERAGE", f"Invalid leverage value {leverage}: allowed 1 to {m.max_leverage}")
         acct = self.account(name)
+        pos = acct.positions.get(symbol)
+        if pos is not None and pos.cross != cross:
+            raise Reject("LEVERAGE", "Cannot switch leverage type with open position.")
         acct.leverage[symbol] = (leverage, cross)
-        if symbol in acct.positions:
-            acct.positions[symbol].leverage = leverage
-            acct.positions[symbol].cross = cross
+        if pos is not None:
+            pos.leverage = leverage
+        self._pending.append(("account", name))
+        self._flush()
+
+    def update_isolated_margin(self, name: str, symbol: str, amount: Decimal) -> None:
+        """Add USD to an isolated position (amount > 0) or take some out (< 0)."""
+        acct = self.account(name)
+        pos = acct.positions.get(symbol)
+        if pos is None or pos.cross:
+            raise Reject("ISOLATED", "Position does not use isolated margin.")
+        mark = self.mids[symbol]
+        if amount > 0 and amount > self.available_margin(name):
+            raise Reject("ISOLATED", "Insufficient margin to add to isolated position.")
+        # what stays in must still carry the position at its leverage
+        if amount < 0 and pos.equity(mark) + amount < abs(pos.size) * mark / pos.leverage:
+            raise Reject("ISOLATED", "Insufficient margin to remove from isolated position.")
+        pos.raw_usd += amount
+        acct.collateral -= amount
         self._pending.append(("account", name))
         self._flush()
 
@@ -229,7 +248,10 @@ class Engine(Matching, Ledger):
             if pos is None or pos.size == 0:
                 continue
             usdc = -pos.size * mark * rate
-            acct.collateral += usdc
+            if pos.cross:
+                acct.collateral += usdc
+            else:  # an isolated position pays and is paid from its own USD
+                pos.raw_usd += usdc
             pos.funding += usdc
             f = SimFunding(acct.name, symbol, usdc, pos.size, rate, now)
             self.fundings[acct.name].append(f)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from exchanges.models import Market, MarketKind, OrderStatus, Side
-from sim.accounts import SimAccount, liquidation_price, maintenance_rate, unrealized
+from sim.accounts import SimAccount, isolated_liquidation_price, liquidation_price, maintenance_rate, unrealized
 from sim.book import SimOrder
 
 ZERO = Decimal(0)
@@ -25,6 +25,7 @@ class PositionView:
     liquidation_price: Decimal | None
     realized_pnl: Decimal
     funding: Decimal
+    raw_usd: Decimal = ZERO  # isolated only
 
     @property
     def position_value(self) -> Decimal:
@@ -48,18 +49,33 @@ class Ledger:
         acct = self.accounts[name]
         return sum((unrealized(p.size, p.entry, self.mids[s]) for s, p in acct.positions.items()), ZERO)
 
+    def isolated_equity(self, name: str) -> Decimal:
+        acct = self.accounts[name]
+        return sum((p.equity(self.mids[s]) for s, p in acct.positions.items() if not p.cross), ZERO)
+
+    def cross_account_value(self, name: str) -> Decimal:
+        """Collateral and the unrealized PnL of cross positions: what cross margin stands on."""
+        acct = self.accounts[name]
+        return acct.collateral + sum((unrealized(p.size, p.entry, self.mids[s]) for s, p in acct.positions.items()
+                                      if p.cross), ZERO)
+
     def account_value(self, name: str) -> Decimal:
-        return self.accounts[name].collateral + self.unrealized_pnl(name)
+        return self.cross_account_value(name) + self.isolated_equity(name)
+
+    def cross_margin_used(self, name: str) -> Decimal:
+        acct = self.accounts[name]
+        return sum((abs(p.size) * self.mids[s] / p.leverage for s, p in acct.positions.items() if p.cross), ZERO)
 
     def margin_used(self, name: str) -> Decimal:
-        acct = self.accounts[name]
-        return sum((abs(p.size) * self.mids[s] / p.leverage for s, p in acct.positions.items()), ZERO)
+        """Cross initial margin, and each isolated position's equity (the venue's totalMarginUsed)."""
+        return self.cross_margin_used(name) + self.isolated_equity(name)
 
     def maintenance_margin(self, name: str) -> Decimal:
+        """Of the cross positions (an isolated one answers for itself)."""
         acct = self.accounts[name]
         return sum(
             (abs(p.size) * self.mids[s] * maintenance_rate(self.markets[s].max_leverage)
-             for s, p in acct.positions.items()),
+             for s, p in acct.positions.items() if p.cross),
             ZERO,
         )
 
@@ -73,7 +89,7 @@ class Ledger:
         )
 
     def available_margin(self, name: str) -> Decimal:
-        return self.account_value(name) - self.margin_used(name) - self.order_margin(name)
+        return self.cross_account_value(name) - self.cross_margin_used(name) - self.order_margin(name)
 
     def withdrawable(self, name: str) -> Decimal:
         return max(ZERO, self.available_margin(name))
@@ -98,18 +114,22 @@ class Ledger:
         acct = self.accounts.get(name)
         if acct is None:
             return []
-        av = self.account_value(name)
+        cross_av = self.cross_account_value(name)
         mm = {s: abs(p.size) * self.mids[s] * maintenance_rate(self.markets[s].max_leverage)
-              for s, p in acct.positions.items()}
+              for s, p in acct.positions.items() if p.cross}
         total_mm = sum(mm.values(), ZERO)
         out = []
         for s, p in acct.positions.items():
             mark = self.mids[s]
             mmr = maintenance_rate(self.markets[s].max_leverage)
+            if p.cross:
+                used, liq = abs(p.size) * mark / p.leverage, liquidation_price(p.size, mark, cross_av, total_mm - mm[s],
+                                                                              mmr)
+            else:
+                used, liq = p.equity(mark), isolated_liquidation_price(p.size, p.raw_usd, mmr)
             out.append(PositionView(
                 symbol=s, size=p.size, entry=p.entry, mark=mark, unrealized_pnl=unrealized(p.size, p.entry, mark),
-                leverage=p.leverage, cross=p.cross, margin_used=abs(p.size) * mark / p.leverage,
-                liquidation_price=liquidation_price(p.size, mark, av, total_mm - mm[s], mmr),
-                realized_pnl=p.realized, funding=p.funding,
+                leverage=p.leverage, cross=p.cross, margin_used=used, liquidation_price=liq,
+                realized_pnl=p.realized, funding=p.funding, raw_usd=p.raw_usd,
             ))
         return out

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from exchanges.models import Market, MarketKind, OrderStatus, Side, TimeInForce
-from sim.accounts import SimAccount, apply_fill
+from sim.accounts import SimAccount, apply_fill, isolated_fill, maintenance_rate
 from sim.book import Book, Level, SimOrder
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class Matching:
         def _touch(self, o: SimOrder) -> None: ...
         def _activate(self, order: SimOrder) -> None: ...
         def account(self, name: str) -> SimAccount: ...
-        def account_value(self, name: str) -> Decimal: ...
+        def cross_account_value(self, name: str) -> Decimal: ...
         def maintenance_margin(self, name: str) -> Decimal: ...
 
     def _reducible(self, o: SimOrder) -> Decimal:
@@ -143,9 +143,13 @@ class Matching:
         if m.kind is MarketKind.PERP:
             pos = acct.position(o.symbol)
             start = pos.size
+            # isolated: margin moves between the collateral and the position, and the PnL comes back
+            # inside the equity the position hands back
+            iso_flow = None if pos.cross else isolated_fill(pos, qty * o.side.sign, px, pos.leverage)
             pos.size, pos.entry, closed_pnl = apply_fill(pos.size, pos.entry, qty * o.side.sign, px)
-            acct.collateral += closed_pnl - fee
+            acct.collateral += (closed_pnl if iso_flow is None else iso_flow) - fee
             if pos.size == 0:
+                acct.collateral += pos.raw_usd  # nothing is left in a closed position
                 del acct.positions[o.symbol]
             else:
                 pos.realized += closed_pnl
@@ -253,14 +257,20 @@ class Matching:
             self._activate(o)  # a fired trigger that finds no liquidity is recorded, not raised
 
     def _check_liquidations(self) -> None:
+        """An isolated position goes alone when its own equity falls below its maintenance margin; the
+        cross positions go together when the cross account value falls below theirs."""
         for acct in list(self.accounts.values()):
-            if not acct.positions:
+            doomed = [s for s, p in acct.positions.items() if not p.cross and p.equity(self.mids[s])
+                      < abs(p.size) * self.mids[s] * maintenance_rate(self.markets[s].max_leverage)]
+            if any(p.cross for p in acct.positions.values()) and (
+                    self.cross_account_value(acct.name) < self.maintenance_margin(acct.name)):
+                doomed += [s for s, p in acct.positions.items() if p.cross]
+            if not doomed:
                 continue
-            if self.account_value(acct.name) >= self.maintenance_margin(acct.name):
-                continue
-            for o in [o for o in self.open.values() if o.account == acct.name]:
+            for o in [o for o in self.open.values() if o.account == acct.name and o.symbol in doomed]:
                 self._cancel(o, "liquidation")
-            for symbol, pos in list(acct.positions.items()):
+            for symbol in doomed:
+                pos = acct.positions[symbol]
                 mark = self.mids[symbol]
                 size = pos.size
                 side = Side.SELL if size > 0 else Side.BUY

@@ -295,3 +295,72 @@ def test_market_order_with_empty_book_says_no_liquidity(engine):
     with pytest.raises(Reject) as exc:
         engine.place("alice", req(Side.BUY, "0.01"))
     assert (exc.value.code, exc.value.message) == ("NO_LIQUIDITY", "No liquidity available for market order.")
+
+
+def test_isolated_long_margin_pnl_and_liquidation_price(engine):
+    engine.set_leverage("alice", "BTC", 10, cross=False)
+    at(engine, "50000", bids=[("50000", "5")], asks=[("50000", "5")])
+    engine.place("alice", req(Side.BUY, "0.1"))
+    acct = engine.accounts["alice"]
+    pos = acct.positions["BTC"]
+    # margin 5000 / 10 = 500 leaves the collateral; fee 5000 * 0.00045 = 2.25
+    assert acct.collateral == D("497.75")
+    assert pos.raw_usd == D(-4500)  # 500 margin - 5000 paid for the contracts
+    assert engine.account_value("alice") == D("997.75") and engine.withdrawable("alice") == D("497.75")
+    view = engine.positions_view("alice")[0]
+    # equity -4500 + 0.1 * mark = maintenance 0.1 * mark / 80  ->  mark = 4500 / (0.1 * (1 - 1/80))
+    assert (view.cross, view.margin_used, view.liquidation_price) == (False, D(500), D(4500) / D("0.09875"))
+    at(engine, "52000", bids=[("52000", "5")], asks=[("52000", "5")])
+    view = engine.positions_view("alice")[0]
+    assert (view.unrealized_pnl, view.margin_used) == (D(200), D(700))  # its equity: -4500 + 5200
+    assert engine.account_value("alice") == D("1197.75") and engine.cross_account_value("alice") == D("497.75")
+    assert view.liquidation_price == D(4500) / D("0.09875")  # a cross profit elsewhere would not move it
+
+    engine.update_isolated_margin("alice", "BTC", D(100))
+    assert (pos.raw_usd, acct.collateral) == (D(-4400), D("397.75"))
+    assert engine.positions_view("alice")[0].liquidation_price == D(4400) / D("0.09875")
+
+    engine.place("alice", req(Side.SELL, "0.05"))
+    # half the position hands back half its equity: 0.5 * (-4400 + 5200) = 400; fee 2600 * 0.00045 = 1.17
+    assert acct.collateral == D("397.75") + D(400) - D("1.17")
+    assert pos.raw_usd == D(-2200) and engine.fills["alice"][-1].closed_pnl == D(100)
+    assert engine.account_value("alice") == D("1197.75") - D("1.17")
+    engine.place("alice", req(Side.SELL, "0.05"))
+    assert "BTC" not in acct.positions and acct.collateral == D("1197.75") - D("1.17") - D("1.17")
+
+
+def test_isolated_position_is_liquidated_alone(engine):
+    engine.set_leverage("alice", "BTC", 10, cross=False)
+    at(engine, "50000", bids=[("50000", "5")], asks=[("50000", "5")])
+    engine.place("alice", req(Side.BUY, "0.1"))
+    at(engine, "3500", bids=[("3500", "5")], asks=[("3500", "5")], symbol="ETH")
+    engine.place("alice", req(Side.BUY, "1", symbol="ETH"))  # cross, 20x: fee 1.575
+    acct = engine.accounts["alice"]
+    assert acct.collateral == D("497.75") - D("1.575")
+    engine.set_price("BTC", D(45600))  # equity -4500 + 4560 = 60 >= maintenance 4560 / 80 = 57
+    assert "BTC" in acct.positions
+    engine.set_price("BTC", D(45560))  # equity 56 < 56.95: the BTC position goes, at mark, without a fee
+    assert "BTC" not in acct.positions and "ETH" in acct.positions
+    assert acct.collateral == D("496.175") + D(56)  # what was left in it comes back
+    assert engine.fills["alice"][-1].liquidation and engine.fills["alice"][-1].closed_pnl == D(-444)
+
+
+def test_isolated_margin_rules(engine):
+    at(engine, "50000", bids=[("50000", "5")], asks=[("50000", "5")])
+    with pytest.raises(Reject, match=r"Position does not use isolated margin\."):
+        engine.update_isolated_margin("alice", "BTC", D(10))  # no position
+    engine.place("alice", req(Side.BUY, "0.01"))  # cross
+    with pytest.raises(Reject, match=r"Position does not use isolated margin\."):
+        engine.update_isolated_margin("alice", "BTC", D(10))
+    with pytest.raises(Reject, match=r"Cannot switch leverage type with open position\."):
+        engine.set_leverage("alice", "BTC", 10, cross=False)
+    engine.place("alice", req(Side.SELL, "0.01"))
+    engine.set_leverage("alice", "BTC", 10, cross=False)  # flat: fine
+    engine.place("alice", req(Side.BUY, "0.1"))
+    with pytest.raises(Reject):  # 500 of margin carries 5000 at 10x: none can come out
+        engine.update_isolated_margin("alice", "BTC", D(-1))
+    with pytest.raises(Reject):  # more than the cross side has free
+        engine.update_isolated_margin("alice", "BTC", D(10_000))
+    engine.apply_funding("BTC", D("0.0001"))  # paid from the position's own USD: 5000 * 0.0001 = 0.5
+    pos = engine.accounts["alice"].positions["BTC"]
+    assert pos.raw_usd == D("-4500.5")

@@ -105,6 +105,20 @@ async def test_market_orders_positions_and_fills_on_the_stream(hl):
     assert len(fills) == 2 and fills[1].realized_pnl == (fills[1].price - fills[0].price) * D("0.05")
 
 
+async def test_isolated_leverage_position(hl):
+    sim, _, ex = hl
+    await ex.set_leverage("SOL", 10, cross=False)
+    order = await ex.place(req("SOL", Side.BUY, "10", slippage=D("0.01")))
+    [pos] = await ex.positions()
+    assert (pos.leverage, pos.leverage_type) == (10, "isolated")
+    raw = sim.engine.accounts[ADDRESS].positions["SOL"].raw_usd
+    assert raw == 10 * order.avg_price / 10 - 10 * order.avg_price
+    mmr = D(1) / (2 * sim.engine.markets["SOL"].max_leverage)
+    assert pos.liquidation_price == -raw / (10 * (1 - mmr))  # as the venue states it, to the last digit
+    with pytest.raises(InvalidOrderError, match="Cannot switch leverage type"):
+        await ex.set_leverage("SOL", 10, cross=True)
+
+
 async def test_spot_trading(hl):
     _, _, ex = hl
     order = await ex.place(req("PURR/USDC", Side.BUY, "1000", slippage=D("0.02")))

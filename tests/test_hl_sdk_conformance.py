@@ -100,6 +100,25 @@ def test_market_open_close_fills_and_leverage(sdk):
     assert all(f["coin"] == "BTC" and f["feeToken"] == "USDC" for f in fills[:2])
 
 
+def test_isolated_margin_position_and_update(sdk):
+    info, ex = sdk
+    refused = ex.update_isolated_margin(100, "SOL")  # no position yet
+    assert refused == {"status": "err", "response": "Position does not use isolated margin."}
+    assert ex.update_leverage(10, "SOL", is_cross=False)["status"] == "ok"
+    opened = ex.market_open("SOL", True, 10)["response"]["data"]["statuses"][0]["filled"]
+    pos = next(p["position"] for p in info.user_state(ADDRESS)["assetPositions"] if p["position"]["coin"] == "SOL")
+    lev = pos["leverage"]
+    assert (lev["type"], lev["value"]) == ("isolated", 10)
+    notional = 10 * float(opened["avgPx"])
+    assert abs(float(lev["rawUsd"]) - (notional / 10 - notional)) < 1e-6  # margin in, contracts paid for
+    assert abs(float(pos["marginUsed"]) - (float(lev["rawUsd"]) + float(pos["positionValue"]))) < 1e-6
+    assert ex.update_isolated_margin(25, "SOL") == {"status": "ok", "response": {"type": "default"}}
+    after = next(p["position"] for p in info.user_state(ADDRESS)["assetPositions"] if p["position"]["coin"] == "SOL")
+    assert abs(float(after["leverage"]["rawUsd"]) - float(lev["rawUsd"]) - 25) < 1e-6
+    assert float(after["liquidationPx"]) < float(pos["liquidationPx"])  # more margin: further away
+    assert ex.market_close("SOL")["status"] == "ok"
+
+
 def test_errors_in_the_venues_words(sdk):
     _, ex = sdk
     tick = ex.order("BTC", True, 0.01, 95000.5, {"limit": {"tif": "Gtc"}})

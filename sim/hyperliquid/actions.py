@@ -219,7 +219,14 @@ class Actions:
         return ok()
 
     def a_updateIsolatedMargin(self, user: str, action: dict[str, Any]) -> dict[str, Any]:
-        raise ActionError("Position does not use isolated margin.")
+        m = self.n.market(action.get("asset"))
+        if m is None:
+            raise ActionError(f"Unknown asset {action.get('asset')}")
+        try:  # ntli: USD with 6 implied decimals, signed (negative takes margin out)
+            self.e.update_isolated_margin(user, m.symbol, Decimal(int(action.get("ntli", 0))) / 1_000_000)
+        except Reject as exc:
+            raise ActionError(exc.message) from None
+        return ok()
 
     def a_scheduleCancel(self, user: str, action: dict[str, Any]) -> dict[str, Any]:
         traded = self.a.volume.get(user, Decimal(0))

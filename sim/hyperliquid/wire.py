@@ -9,6 +9,7 @@ from exchanges.models import Market, MarketKind, OrderRequest, OrderStatus, Orde
 from exchanges.precision import to_wire
 from sim.book import SimOrder
 from sim.engine import Engine, SimFill, SimFunding
+from sim.ledger import PositionView
 
 ZERO = Decimal(0)
 TIF = {"Gtc": TimeInForce.GTC, "Ioc": TimeInForce.IOC, "Alo": TimeInForce.ALO}
@@ -108,22 +109,26 @@ def l2_book(e: Engine, n: Names, symbol: str, depth: int = 20) -> dict[str, Any]
 def clearinghouse_state(e: Engine, user: str) -> dict[str, Any]:
     e.account(user)
     views = e.positions_view(user)
-    av, used = e.account_value(user), e.margin_used(user)
-    ntl = sum((v.position_value for v in views), ZERO)
-    summary = {"accountValue": num(av), "totalNtlPos": num(ntl), "totalRawUsd": num(av - sum(
-        (v.size * v.mark for v in views), ZERO)), "totalMarginUsed": num(used)}
+    cross = [v for v in views if v.cross]
+
+    def summary(av: Decimal, vs: list[PositionView], used: Decimal) -> dict[str, str]:
+        return {"accountValue": num(av), "totalNtlPos": num(sum((v.position_value for v in vs), ZERO)),
+                "totalRawUsd": num(av - sum((v.size * v.mark for v in vs), ZERO)), "totalMarginUsed": num(used)}
+
     positions = []
     for v in views:
         m = e.markets[v.symbol]
+        leverage: dict[str, Any] = {"type": "cross", "value": v.leverage} if v.cross else {
+            "type": "isolated", "value": v.leverage, "rawUsd": num(v.raw_usd)}
         positions.append({"type": "oneWay", "position": {
-            "coin": m.native, "szi": num(v.size), "leverage": {"type": "cross" if v.cross else "isolated",
-                                                                "value": v.leverage},
+            "coin": m.native, "szi": num(v.size), "leverage": leverage,
             "entryPx": num(v.entry), "positionValue": num(v.position_value), "unrealizedPnl": num(v.unrealized_pnl),
             "returnOnEquity": num(v.unrealized_pnl / v.margin_used if v.margin_used else ZERO),
             "liquidationPx": num(v.liquidation_price) if v.liquidation_price is not None else None,
             "marginUsed": num(v.margin_used), "maxLeverage": m.max_leverage,
             "cumFunding": {"allTime": num(-v.funding), "sinceOpen": num(-v.funding), "sinceChange": "0.0"}}})
-    return {"marginSummary": summary, "crossMarginSummary": summary,
+    return {"marginSummary": summary(e.account_value(user), views, e.margin_used(user)),
+            "crossMarginSummary": summary(e.cross_account_value(user), cross, e.cross_margin_used(user)),
             "crossMaintenanceMarginUsed": num(e.maintenance_margin(user)), "withdrawable": num(e.withdrawable(user)),
             "assetPositions": positions, "time": e.clock()}
 
