@@ -6,7 +6,8 @@ beside the official SDK's bare `Exchange.order` against the same emulator, in th
 Goal: ratio of p50 (and p99) <= 1.0: the whole risk-gated, persisted path no slower than the SDK's
 bare call. Both run against one emulator process on loopback (pinned to its own core), in
 alternating blocks of 25 orders: the SDK in its own process, waiting while the bot runs and the
-other way round, so both see the same machine and the same emulator state. Back to back, the bot's
+other way round, so both see the same machine and the same emulator state (each cancels its
+resting orders after its block, so the book does not grow). Back to back, the bot's
 timed path shares the CPU with the stream traffic of its previous order (the harder case); PAUSE_MS
 > 0 pauses before each order on both sides, as a trader reading a quote would (an idle machine
 then wakes up slower for both).
@@ -43,14 +44,16 @@ def sdk_worker(url: str, pause_s: float, conn: Connection) -> None:
     ex = SdkExchange(eth_account.Account.from_key(SECOND_KEY), url)
     i = 0
     while (n := conn.recv()) is not None:
-        times = []
+        times, oids = [], []
         for _ in range(n):
             time.sleep(pause_s)
             t0 = time.perf_counter()
             res = ex.order("ETH", True, 0.01, float(3400 - i % 50), {"limit": {"tif": "Gtc"}})
             times.append((time.perf_counter() - t0) * 1000)
             assert res["status"] == "ok" and "resting" in res["response"]["data"]["statuses"][0], res
+            oids.append(res["response"]["data"]["statuses"][0]["resting"]["oid"])
             i += 1
+        ex.bulk_cancel([{"coin": "ETH", "oid": oid} for oid in oids])  # the book stays the same size
         conn.send(times)
 
 
@@ -98,6 +101,7 @@ async def run(url: str, n: int, db: str, pause_s: float) -> tuple[list[float], l
                     times.append((accepted_at[-1] - t0) * 1000)
                     full.append(dt)
                 i += 1
+            await app.risk.orders.cancel_all("hyperliquid")  # untimed: the book stays the same size
     finally:
         parent.send(None)
         worker.join(10)

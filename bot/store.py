@@ -11,205 +11,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import aiosqlite
 
-from exchanges.models import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
-
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE orders (
-        client_id    TEXT PRIMARY KEY,
-        exchange     TEXT NOT NULL,
-        symbol       TEXT NOT NULL,
-        side         TEXT NOT NULL,
-        size         TEXT NOT NULL,
-        price        TEXT,
-        order_type   TEXT NOT NULL,
-        tif          TEXT NOT NULL,
-        reduce_only  INTEGER NOT NULL,
-        status       TEXT NOT NULL,
-        order_id     TEXT,
-        filled       TEXT NOT NULL DEFAULT '0',
-        avg_price    TEXT,
-        trigger_price TEXT,
-        reason       TEXT,
-        created_ms   INTEGER NOT NULL,
-        updated_ms   INTEGER NOT NULL,
-        extra        TEXT NOT NULL DEFAULT '{}'
-    );
-    CREATE INDEX orders_status ON orders(status);
-    CREATE INDEX orders_venue_id ON orders(exchange, order_id);
-    CREATE TABLE fills (
-        exchange     TEXT NOT NULL,
-        fill_id      TEXT NOT NULL,
-        order_id     TEXT NOT NULL,
-        client_id    TEXT,
-        symbol       TEXT NOT NULL,
-        side         TEXT NOT NULL,
-        price        TEXT NOT NULL,
-        size         TEXT NOT NULL,
-        fee          TEXT NOT NULL,
-        fee_asset    TEXT NOT NULL,
-        realized_pnl TEXT NOT NULL,
-        is_maker     INTEGER NOT NULL,
-        liquidation  INTEGER NOT NULL,
-        ts_ms        INTEGER NOT NULL,
-        PRIMARY KEY (exchange, fill_id)
-    );
-    CREATE INDEX fills_ts ON fills(ts_ms);
-    CREATE TABLE confirmations (
-        token       TEXT PRIMARY KEY,
-        user_id     INTEGER NOT NULL,
-        chat_id     INTEGER NOT NULL,
-        kind        TEXT NOT NULL,
-        payload     TEXT NOT NULL,
-        created_ms  INTEGER NOT NULL,
-        expires_ms  INTEGER NOT NULL,
-        consumed_ms INTEGER
-    );
-    CREATE TABLE audit (
-        id       INTEGER PRIMARY KEY AUTOINCREMENT,
-        ts_ms    INTEGER NOT NULL,
-        user_id  INTEGER,
-        chat_id  INTEGER,
-        kind     TEXT NOT NULL,
-        text     TEXT NOT NULL,
-        outcome  TEXT NOT NULL
-    );
-    CREATE TABLE equity (
-        ts_ms    INTEGER NOT NULL,
-        exchange TEXT NOT NULL,
-        equity   TEXT NOT NULL,
-        PRIMARY KEY (exchange, ts_ms)
-    );
-    CREATE TABLE state (
-        key        TEXT PRIMARY KEY,
-        value      TEXT NOT NULL,
-        updated_ms INTEGER NOT NULL
-    );
-    CREATE TABLE outbox (
-        id          INTEGER PRIMARY KEY AUTOINCREMENT,
-        created_ms  INTEGER NOT NULL,
-        chat_id     TEXT NOT NULL,
-        kind        TEXT NOT NULL,
-        text        TEXT NOT NULL,
-        silent      INTEGER NOT NULL DEFAULT 0,
-        payload     TEXT NOT NULL DEFAULT '{}',
-        dedupe_key  TEXT UNIQUE,
-        status      TEXT NOT NULL DEFAULT 'pending',
-        attempts    INTEGER NOT NULL DEFAULT 0,
-        last_error  TEXT,
-        sent_ms     INTEGER,
-        message_id  INTEGER
-    );
-    CREATE INDEX outbox_pending ON outbox(status, id);
-    """,
+from bot.store_rows import (
+    INSERT_FILL,
+    INSERT_ORDER,
+    MIGRATIONS,
+    UPDATE_ORDER,
+    Confirmation,
+    OutboxItem,
+    TokenRefused,
+    fill_from,
+    order_from,
+    order_row,
+    use_token,
 )
+from exchanges.models import Fill, Order, OrderStatus
+
+__all__ = ["MIGRATIONS", "Confirmation", "OutboxItem", "Store", "TokenRefused"]
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_ORDER_COLS = ("client_id", "exchange", "symbol", "side", "size", "price", "order_type", "tif", "reduce_only",
-               "status", "order_id", "filled", "avg_price", "trigger_price", "reason", "created_ms", "updated_ms")
-_FILL_COLS = ("exchange", "fill_id", "order_id", "client_id", "symbol", "side", "price", "size", "fee", "fee_asset",
-              "realized_pnl", "is_maker", "liquidation", "ts_ms")
-
-
-_INSERT_ORDER = (f"INSERT INTO orders ({', '.join((*_ORDER_COLS, 'extra'))})"
-                 f" VALUES ({', '.join('?' * (len(_ORDER_COLS) + 1))})")
-_UPDATE_ORDER = f"UPDATE orders SET {', '.join(f'{c} = ?' for c in _ORDER_COLS[1:])} WHERE client_id = ?"
-_INSERT_FILL = f"INSERT OR IGNORE INTO fills ({', '.join(_FILL_COLS)}) VALUES ({', '.join('?' * len(_FILL_COLS))})"
-
-
-def _s(d: Decimal | None) -> str | None:
-    return None if d is None else str(d)
-
-
-def _d(s: str | None) -> Decimal | None:
-    return None if s is None else Decimal(s)
-
-
-def _order_row(o: Order) -> tuple[Any, ...]:
-    return (o.client_id, o.exchange, o.symbol, o.side.value, str(o.size), _s(o.price), o.order_type.value,
-            o.tif.value, int(o.reduce_only), o.status.value, o.order_id, str(o.filled), _s(o.avg_price),
-            _s(o.trigger_price), o.reason, o.created_ms, o.updated_ms)
-
-
-def _order_from(r: aiosqlite.Row) -> Order:
-    return Order(
-        exchange=r["exchange"], symbol=r["symbol"], side=Side(r["side"]), size=Decimal(r["size"]),
-        price=_d(r["price"]), status=OrderStatus(r["status"]), order_id=r["order_id"], client_id=r["client_id"],
-        order_type=OrderType(r["order_type"]), tif=TimeInForce(r["tif"]), reduce_only=bool(r["reduce_only"]),
-        filled=Decimal(r["filled"]), avg_price=_d(r["avg_price"]), trigger_price=_d(r["trigger_price"]),
-        created_ms=r["created_ms"], updated_ms=r["updated_ms"], reason=r["reason"],
-    )
-
-
-def _fill_from(r: aiosqlite.Row) -> Fill:
-    return Fill(
-        exchange=r["exchange"], fill_id=r["fill_id"], order_id=r["order_id"], client_id=r["client_id"],
-        symbol=r["symbol"], side=Side(r["side"]), price=Decimal(r["price"]), size=Decimal(r["size"]),
-        fee=Decimal(r["fee"]), fee_asset=r["fee_asset"], realized_pnl=Decimal(r["realized_pnl"]),
-        is_maker=bool(r["is_maker"]), liquidation=bool(r["liquidation"]), ts_ms=r["ts_ms"],
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Confirmation:
-    token: str
-    user_id: int
-    chat_id: int
-    kind: str
-    payload: dict[str, Any]
-    expires_ms: int
-
-
-class TokenRefused(Exception):
-    """A confirmation could not be used: unknown | used | not_yours | expired."""
-
-    def __init__(self, status: str):
-        super().__init__(status)
-        self.status = status
-
-
-def _use_token(db: sqlite3.Connection, token: str, user_id: int, now_ms: int) -> tuple[str, Confirmation | None]:
-    r = db.execute("SELECT token, user_id, chat_id, kind, payload, expires_ms, consumed_ms FROM confirmations"
-                   " WHERE token = ?", (token,)).fetchone()
-    if r is None:
-        return "unknown", None
-    c = Confirmation(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5])
-    if r[6] is not None:
-        return "used", c
-    if r[1] != user_id:
-        return "not_yours", c
-    if r[5] <= now_ms:
-        return "expired", c
-    db.execute("UPDATE confirmations SET consumed_ms = ? WHERE token = ?", (now_ms, token))
-    return "ok", c
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    id: int
-    chat_id: str
-    kind: str
-    text: str
-    silent: bool
-    payload: dict[str, Any]
-    attempts: int
-    created_ms: int
 
 
 class Store:
-    def __init__(self, path: str):
+    def __init__(self, path: str, checkpoint_s: float = 10.0):
         self.path = path
         self._db: aiosqlite.Connection | None = None
         # one connection serves every coroutine: transactions must take turns on it
         self._tx_lock = asyncio.Lock()
+        self.checkpoint_s = checkpoint_s
+        self._checkpointer: asyncio.Task[None] | None = None
+        self._checkpoint_conn: sqlite3.Connection | None = None
+        self._checkpoint_run: asyncio.Future[tuple[int, int, int]] | None = None
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -222,14 +62,51 @@ class Store:
         # upgrade from a read lock ("database is locked" between order and record)
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         self._db.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+        # wal_autocheckpoint=0: commits never checkpoint (see checkpoint())
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000",
+                       "wal_autocheckpoint=0"):
             await self._db.execute(f"PRAGMA {pragma}")
         await self._migrate()
+        self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoints(), name="store-checkpoints")
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
+        if self._checkpoint_run is not None:  # a thread may still be checkpointing on that connection
+            with contextlib.suppress(Exception):
+                await self._checkpoint_run
+        if self._checkpoint_conn is not None:
+            self._checkpoint_conn.close()
+            self._checkpoint_conn = None
         if self._db is not None:
-            await self._db.close()
+            await self._db.close()  # the last connection to close checkpoints what is left
             self._db = None
+
+    async def checkpoint(self) -> tuple[int, int, int]:
+        """Copy committed WAL pages back into the database file, on a connection and thread of its own.
+        SQLite would otherwise do it inside whichever commit crosses its threshold (an order's intent,
+        say), syncing the file to disk for milliseconds on the order path. PASSIVE: writers go on
+        meanwhile. Returns SQLite's (busy, frames in the log, frames checkpointed)."""
+
+        def run() -> tuple[int, int, int]:
+            if self._checkpoint_conn is None:
+                self._checkpoint_conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            busy, log_frames, done = self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            return int(busy), int(log_frames), int(done)
+
+        self._checkpoint_run = asyncio.ensure_future(asyncio.to_thread(run))
+        return await asyncio.shield(self._checkpoint_run)
+
+    async def _checkpoints(self) -> None:
+        while True:
+            await asyncio.sleep(self.checkpoint_s)
+            try:
+                await self.checkpoint()
+            except sqlite3.Error as exc:  # tried again next round; the WAL only grows meanwhile
+                log.warning("database checkpoint failed: %s", exc)
 
     async def _migrate(self) -> None:
         async with self.db.execute("PRAGMA user_version") as cur:
@@ -302,18 +179,18 @@ class Store:
         raises, nothing is written."""
         if not order.client_id:
             raise ValueError("an order row needs a client id")
-        row = (*_order_row(order), json.dumps(extra or {}))
+        row = (*order_row(order), json.dumps(extra or {}))
 
         def write(c: sqlite3.Connection) -> None:
             if also is not None:
                 also(c)
-            c.execute(_INSERT_ORDER, row)
+            c.execute(INSERT_ORDER, row)
 
         await self._atomic(write)
 
     async def update_order(self, order: Order) -> None:
-        row = (*_order_row(order)[1:], order.client_id)
-        await self._atomic(lambda c: c.execute(_UPDATE_ORDER, row))
+        row = (*order_row(order)[1:], order.client_id)
+        await self._atomic(lambda c: c.execute(UPDATE_ORDER, row))
 
     async def merge_order(self, client_id: str, fold: Callable[[Order], Order | None]) -> Order | None:
         """Read an order, fold a report into it and write the result, as one transaction. `fold`
@@ -327,22 +204,22 @@ class Store:
                 c.row_factory = aiosqlite.Row
             if r is None:
                 return None
-            stored = _order_from(r)
+            stored = order_from(r)
             merged = fold(stored)
             if merged is None:
                 return stored
-            c.execute(_UPDATE_ORDER, (*_order_row(merged)[1:], merged.client_id))
+            c.execute(UPDATE_ORDER, (*order_row(merged)[1:], merged.client_id))
             return merged
 
         return await self._atomic(run)
 
     async def get_order(self, client_id: str) -> Order | None:
         r = await self._one("SELECT * FROM orders WHERE client_id = ?", (client_id,))
-        return _order_from(r) if r else None
+        return order_from(r) if r else None
 
     async def get_order_by_venue_id(self, exchange: str, order_id: str) -> Order | None:
         r = await self._one("SELECT * FROM orders WHERE exchange = ? AND order_id = ?", (exchange, order_id))
-        return _order_from(r) if r else None
+        return order_from(r) if r else None
 
     async def orders_with_status(self, statuses: Iterable[OrderStatus], exchange: str | None = None) -> list[Order]:
         st = [s.value for s in statuses]
@@ -351,7 +228,7 @@ class Store:
         if exchange is not None:
             sql += " AND exchange = ?"
             args.append(exchange)
-        return [_order_from(r) for r in await self._all(sql + " ORDER BY created_ms", args)]
+        return [order_from(r) for r in await self._all(sql + " ORDER BY created_ms", args)]
 
     async def order_extra(self, client_id: str) -> dict[str, Any]:
         r = await self._one("SELECT extra FROM orders WHERE client_id = ?", (client_id,))
@@ -364,13 +241,13 @@ class Store:
         f = fill
         row = (f.exchange, f.fill_id, f.order_id, f.client_id, f.symbol, f.side.value, str(f.price), str(f.size),
                str(f.fee), f.fee_asset, str(f.realized_pnl), int(f.is_maker), int(f.liquidation), f.ts_ms)
-        moved = (*_order_row(order)[1:], order.client_id) if order is not None and order.client_id else None
+        moved = (*order_row(order)[1:], order.client_id) if order is not None and order.client_id else None
 
         def write(c: sqlite3.Connection) -> bool:
-            if c.execute(_INSERT_FILL, row).rowcount == 0:
+            if c.execute(INSERT_FILL, row).rowcount == 0:
                 return False
             if moved is not None:
-                c.execute(_UPDATE_ORDER, moved)
+                c.execute(UPDATE_ORDER, moved)
             return True
 
         return await self._atomic(write)
@@ -380,12 +257,12 @@ class Store:
         if exchange is not None:
             sql += " AND exchange = ?"
             args.append(exchange)  # type: ignore[arg-type]
-        return [_fill_from(r) for r in await self._all(sql + " ORDER BY ts_ms, fill_id", args)]
+        return [fill_from(r) for r in await self._all(sql + " ORDER BY ts_ms, fill_id", args)]
 
     async def fills_for_order(self, exchange: str, order_id: str) -> list[Fill]:
         rows = await self._all("SELECT * FROM fills WHERE exchange = ? AND order_id = ? ORDER BY ts_ms",
                                (exchange, order_id))
-        return [_fill_from(r) for r in rows]
+        return [fill_from(r) for r in rows]
 
     async def last_fill_ms(self, exchange: str) -> int | None:
         r = await self._one("SELECT MAX(ts_ms) AS m FROM fills WHERE exchange = ?", (exchange,))
@@ -402,14 +279,14 @@ class Store:
 
     async def consume_confirmation(self, token: str, user_id: int, now_ms: int) -> tuple[str, Confirmation | None]:
         """Atomically use a token once. Outcome: ok | unknown | used | not_yours | expired."""
-        return await self._atomic(lambda db: _use_token(db, token, user_id, now_ms))
+        return await self._atomic(lambda db: use_token(db, token, user_id, now_ms))
 
     @staticmethod
     def token_use(token: str, user_id: int, now_ms: int) -> Callable[[sqlite3.Connection], None]:
         """Using a token as a step of another transaction (an order intent's): raises TokenRefused."""
 
         def use(db: sqlite3.Connection) -> None:
-            status, _ = _use_token(db, token, user_id, now_ms)
+            status, _ = use_token(db, token, user_id, now_ms)
             if status != "ok":
                 raise TokenRefused(status)
 

@@ -156,3 +156,20 @@ async def test_a_write_cancelled_at_any_point_leaves_no_open_transaction_and_no_
         await store.set_state("k", "after", 1000)
         assert await store.get_state("k") == "after"
     assert outcomes == {"written", "cancelled"}
+
+
+async def test_commits_never_checkpoint_and_the_checkpointer_catches_up(tmp_path):
+    # a checkpoint syncs the database file to disk: it must not land inside an order's commit
+    store = Store(str(tmp_path / "ck.db"), checkpoint_s=3600)  # the background round will not come
+    await store.open()
+    try:
+        for i in range(1200):  # SQLite's own threshold is 1000 pages
+            await store.audit(i, 1, 1, "command", f"/status {i}", "ok")
+        busy, log_frames, done = await store.checkpoint()
+        assert busy == 0 and log_frames >= 1200 and done == log_frames  # all of it waited for us
+        busy, log_frames, done = await store.checkpoint()
+        assert done == log_frames  # nothing new: nothing left behind
+        assert len(await store.audit_log(2000)) == 1200
+    finally:
+        await store.close()
+    assert not (tmp_path / "ck.db-wal").exists() or (tmp_path / "ck.db-wal").stat().st_size == 0

@@ -1,0 +1,195 @@
+"""The store's tables: numbered migrations, the rows <-> domain models, and its small records.
+
+Money is TEXT (Decimal in, Decimal out, no digit lost to a float); time is int milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from exchanges.models import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE orders (
+        client_id    TEXT PRIMARY KEY,
+        exchange     TEXT NOT NULL,
+        symbol       TEXT NOT NULL,
+        side         TEXT NOT NULL,
+        size         TEXT NOT NULL,
+        price        TEXT,
+        order_type   TEXT NOT NULL,
+        tif          TEXT NOT NULL,
+        reduce_only  INTEGER NOT NULL,
+        status       TEXT NOT NULL,
+        order_id     TEXT,
+        filled       TEXT NOT NULL DEFAULT '0',
+        avg_price    TEXT,
+        trigger_price TEXT,
+        reason       TEXT,
+        created_ms   INTEGER NOT NULL,
+        updated_ms   INTEGER NOT NULL,
+        extra        TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX orders_status ON orders(status);
+    CREATE INDEX orders_venue_id ON orders(exchange, order_id);
+    CREATE TABLE fills (
+        exchange     TEXT NOT NULL,
+        fill_id      TEXT NOT NULL,
+        order_id     TEXT NOT NULL,
+        client_id    TEXT,
+        symbol       TEXT NOT NULL,
+        side         TEXT NOT NULL,
+        price        TEXT NOT NULL,
+        size         TEXT NOT NULL,
+        fee          TEXT NOT NULL,
+        fee_asset    TEXT NOT NULL,
+        realized_pnl TEXT NOT NULL,
+        is_maker     INTEGER NOT NULL,
+        liquidation  INTEGER NOT NULL,
+        ts_ms        INTEGER NOT NULL,
+        PRIMARY KEY (exchange, fill_id)
+    );
+    CREATE INDEX fills_ts ON fills(ts_ms);
+    CREATE TABLE confirmations (
+        token       TEXT PRIMARY KEY,
+        user_id     INTEGER NOT NULL,
+        chat_id     INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        payload     TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        expires_ms  INTEGER NOT NULL,
+        consumed_ms INTEGER
+    );
+    CREATE TABLE audit (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts_ms    INTEGER NOT NULL,
+        user_id  INTEGER,
+        chat_id  INTEGER,
+        kind     TEXT NOT NULL,
+        text     TEXT NOT NULL,
+        outcome  TEXT NOT NULL
+    );
+    CREATE TABLE equity (
+        ts_ms    INTEGER NOT NULL,
+        exchange TEXT NOT NULL,
+        equity   TEXT NOT NULL,
+        PRIMARY KEY (exchange, ts_ms)
+    );
+    CREATE TABLE state (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE outbox (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_ms  INTEGER NOT NULL,
+        chat_id     TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        silent      INTEGER NOT NULL DEFAULT 0,
+        payload     TEXT NOT NULL DEFAULT '{}',
+        dedupe_key  TEXT UNIQUE,
+        status      TEXT NOT NULL DEFAULT 'pending',
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT,
+        sent_ms     INTEGER,
+        message_id  INTEGER
+    );
+    CREATE INDEX outbox_pending ON outbox(status, id);
+    """,
+)
+
+ORDER_COLS = ("client_id", "exchange", "symbol", "side", "size", "price", "order_type", "tif", "reduce_only",
+               "status", "order_id", "filled", "avg_price", "trigger_price", "reason", "created_ms", "updated_ms")
+FILL_COLS = ("exchange", "fill_id", "order_id", "client_id", "symbol", "side", "price", "size", "fee", "fee_asset",
+              "realized_pnl", "is_maker", "liquidation", "ts_ms")
+
+
+INSERT_ORDER = (f"INSERT INTO orders ({', '.join((*ORDER_COLS, 'extra'))})"
+                 f" VALUES ({', '.join('?' * (len(ORDER_COLS) + 1))})")
+UPDATE_ORDER = f"UPDATE orders SET {', '.join(f'{c} = ?' for c in ORDER_COLS[1:])} WHERE client_id = ?"
+INSERT_FILL = f"INSERT OR IGNORE INTO fills ({', '.join(FILL_COLS)}) VALUES ({', '.join('?' * len(FILL_COLS))})"
+
+
+def _s(d: Decimal | None) -> str | None:
+    return None if d is None else str(d)
+
+
+def _d(s: str | None) -> Decimal | None:
+    return None if s is None else Decimal(s)
+
+
+def order_row(o: Order) -> tuple[Any, ...]:
+    return (o.client_id, o.exchange, o.symbol, o.side.value, str(o.size), _s(o.price), o.order_type.value,
+            o.tif.value, int(o.reduce_only), o.status.value, o.order_id, str(o.filled), _s(o.avg_price),
+            _s(o.trigger_price), o.reason, o.created_ms, o.updated_ms)
+
+
+def order_from(r: sqlite3.Row) -> Order:
+    return Order(
+        exchange=r["exchange"], symbol=r["symbol"], side=Side(r["side"]), size=Decimal(r["size"]),
+        price=_d(r["price"]), status=OrderStatus(r["status"]), order_id=r["order_id"], client_id=r["client_id"],
+        order_type=OrderType(r["order_type"]), tif=TimeInForce(r["tif"]), reduce_only=bool(r["reduce_only"]),
+        filled=Decimal(r["filled"]), avg_price=_d(r["avg_price"]), trigger_price=_d(r["trigger_price"]),
+        created_ms=r["created_ms"], updated_ms=r["updated_ms"], reason=r["reason"],
+    )
+
+
+def fill_from(r: sqlite3.Row) -> Fill:
+    return Fill(
+        exchange=r["exchange"], fill_id=r["fill_id"], order_id=r["order_id"], client_id=r["client_id"],
+        symbol=r["symbol"], side=Side(r["side"]), price=Decimal(r["price"]), size=Decimal(r["size"]),
+        fee=Decimal(r["fee"]), fee_asset=r["fee_asset"], realized_pnl=Decimal(r["realized_pnl"]),
+        is_maker=bool(r["is_maker"]), liquidation=bool(r["liquidation"]), ts_ms=r["ts_ms"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    token: str
+    user_id: int
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    expires_ms: int
+
+
+class TokenRefused(Exception):
+    """A confirmation could not be used: unknown | used | not_yours | expired."""
+
+    def __init__(self, status: str):
+        super().__init__(status)
+        self.status = status
+
+
+def use_token(db: sqlite3.Connection, token: str, user_id: int, now_ms: int) -> tuple[str, Confirmation | None]:
+    r = db.execute("SELECT token, user_id, chat_id, kind, payload, expires_ms, consumed_ms FROM confirmations"
+                   " WHERE token = ?", (token,)).fetchone()
+    if r is None:
+        return "unknown", None
+    c = Confirmation(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5])
+    if r[6] is not None:
+        return "used", c
+    if r[1] != user_id:
+        return "not_yours", c
+    if r[5] <= now_ms:
+        return "expired", c
+    db.execute("UPDATE confirmations SET consumed_ms = ? WHERE token = ?", (now_ms, token))
+    return "ok", c
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    chat_id: str
+    kind: str
+    text: str
+    silent: bool
+    payload: dict[str, Any]
+    attempts: int
+    created_ms: int
