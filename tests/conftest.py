@@ -35,3 +35,18 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+async def hl():
+    """An emulated Hyperliquid in the test's loop, the account funded, and a connected adapter."""
+    from tests.hl import ADDRESS, adapter, hl_venue
+
+    async with hl_venue() as (sim, url):
+        sim.see(ADDRESS)
+        ex = adapter(url)
+        await ex.connect()
+        try:
+            yield sim, url, ex
+        finally:
+            await ex.close()

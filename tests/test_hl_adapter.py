@@ -40,18 +40,6 @@ async def events_until(ex, pred, within: float = 5.0) -> list:
     return seen
 
 
-@pytest.fixture
-async def hl():
-    async with hl_venue() as (sim, url):
-        sim.see(ADDRESS)
-        ex = adapter(url)
-        await ex.connect()
-        try:
-            yield sim, url, ex
-        finally:
-            await ex.close()
-
-
 async def test_markets_balances_and_ticker(hl):
     _, _, ex = hl
     markets = await ex.markets()

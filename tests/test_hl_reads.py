@@ -8,7 +8,7 @@ from typing import Any
 
 from exchanges.hyperliquid.reads import Reads
 from exchanges.models import Side
-from tests.hl import ADDRESS, adapter, hl_venue
+from tests.hl import ADDRESS
 from tests.test_hl_adapter import req
 
 CH = {"type": "clearinghouseState", "user": ADDRESS}
@@ -90,47 +90,37 @@ async def test_an_answer_fetched_across_a_change_is_not_reused():
     assert await r.read() == "rest"  # but the next reader does not get it
 
 
-async def test_the_adapter_reads_from_the_stream_and_sees_its_own_orders():
-    async with hl_venue() as (sim, url):
-        sim.see(ADDRESS)
-        ex = adapter(url)
-        await ex.connect()
-        try:
-            await ex.ticker("ETH")  # first sight of ETH: subscribes to its book
-            for _ in range(100):
-                if ex.reads_in_memory("ETH"):
-                    break
-                await asyncio.sleep(0.01)
-            assert ex.reads_in_memory("ETH")
-            before = len(sim.requests)
-            bal, positions, book = await ex.balances(), await ex.positions(), await ex.order_book("ETH")
-            assert len(sim.requests) == before  # nothing asked over REST
-            assert bal.account_value == D(100_000) and positions == [] and book.asks
-
-            order = await ex.place(req("ETH", Side.BUY, "1", slippage=D("0.01")))
-            [pos] = await ex.positions()  # at once, before the stream has caught up: never the old state
-            assert pos.size == D(1) and pos.entry_price == order.avg_price
-            for _ in range(100):
-                if ex.reads_in_memory("ETH"):
-                    break
-                await asyncio.sleep(0.01)
-            before = len(sim.requests)
-            [pos] = await ex.positions()
-            assert pos.size == D(1) and len(sim.requests) == before
-        finally:
-            await ex.close()
+async def in_memory(ex, symbol: str) -> None:
+    """Until the stream has caught up: the account state pushed and the book streamed."""
+    for _ in range(200):
+        if ex.reads_in_memory(symbol):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the stream never caught up")
 
 
-async def test_a_garbled_book_push_is_read_over_rest_instead():
-    async with hl_venue() as (sim, url):
-        sim.see(ADDRESS)
-        ex = adapter(url)
-        await ex.connect()
-        try:
-            await ex.order_book("ETH")
-            await ex._on_message("l2Book", {"coin": "ETH", "time": 1, "levels": [[{"px": "x"}], []]})
-            book = await ex.order_book("ETH")  # parsed when read: the bad one is dropped, REST answers
-            assert book.bids and book.asks and book.bids[0].price < book.asks[0].price
-            assert ("/info", "l2Book") in sim.requests[-3:]
-        finally:
-            await ex.close()
+async def test_the_adapter_reads_from_the_stream_and_sees_its_own_orders(hl):
+    sim, _, ex = hl
+    await ex.ticker("ETH")  # first sight of ETH: subscribes to its book
+    await in_memory(ex, "ETH")
+    before = len(sim.requests)
+    bal, positions, book = await ex.balances(), await ex.positions(), await ex.order_book("ETH")
+    assert len(sim.requests) == before  # nothing asked over REST
+    assert bal.account_value == D(100_000) and positions == [] and book.asks
+
+    order = await ex.place(req("ETH", Side.BUY, "1", slippage=D("0.01")))
+    [pos] = await ex.positions()  # at once, before the stream has caught up: never the old state
+    assert pos.size == D(1) and pos.entry_price == order.avg_price
+    await in_memory(ex, "ETH")
+    before = len(sim.requests)
+    [pos] = await ex.positions()
+    assert pos.size == D(1) and len(sim.requests) == before
+
+
+async def test_a_garbled_book_push_is_read_over_rest_instead(hl):
+    sim, _, ex = hl
+    await ex.order_book("ETH")
+    await ex._on_message("l2Book", {"coin": "ETH", "time": 1, "levels": [[{"px": "x"}], []]})
+    book = await ex.order_book("ETH")  # parsed when read: the bad one is dropped, REST answers
+    assert book.bids and book.asks and book.bids[0].price < book.asks[0].price
+    assert ("/info", "l2Book") in sim.requests[-3:]

@@ -33,6 +33,24 @@ def _key(sub: dict[str, Any]) -> str:
     return json.dumps(sub, sort_keys=True)
 
 
+class Burst:
+    """Keys marked during one turn of the event loop, sent together at the next: a burst of changes
+    gives one push per book or account, like the venue's per-block updates."""
+
+    def __init__(self, send: Callable[[list[str]], None]):
+        self._send = send
+        self._keys: set[str] = set()
+
+    def mark(self, key: str) -> None:
+        if not self._keys:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._keys.add(key)
+
+    def _flush(self) -> None:
+        keys, self._keys = sorted(self._keys), set()
+        self._send(keys)
+
+
 class Client:
     def __init__(self, ws: web.WebSocketResponse):
         self.ws = ws
@@ -47,8 +65,8 @@ class Hub:
         self.on_info, self.on_action = on_info, on_action
         self.clients: set[Client] = set()
         self.silent = False
-        self._dirty_books: set[str] = set()
-        self._dirty_accounts: set[str] = set()
+        self._books = Burst(lambda symbols: self.prices_moved(symbols, mids=False))
+        self._accounts = Burst(self._push_accounts)
         engine.subscribe(self._on_engine)
 
     # ---- connections ----
@@ -163,24 +181,8 @@ class Hub:
                     break
         return out
 
-    def _book_changed(self, symbol: str) -> None:
-        """Books are pushed once per burst of changes, like the venue's per-block snapshots."""
-        if not self._dirty_books:
-            asyncio.get_running_loop().call_soon(self._push_books)
-        self._dirty_books.add(symbol)
-
-    def _push_books(self) -> None:
-        dirty, self._dirty_books = self._dirty_books, set()
-        self.prices_moved(sorted(dirty), mids=False)
-
-    def _account_changed(self, user: str) -> None:
-        if not self._dirty_accounts:
-            asyncio.get_running_loop().call_soon(self._push_accounts)
-        self._dirty_accounts.add(user)
-
-    def _push_accounts(self) -> None:
-        dirty, self._dirty_accounts = self._dirty_accounts, set()
-        for user in sorted(dirty):
+    def _push_accounts(self, users: list[str]) -> None:
+        for user in users:
             for kind in sorted(ACCOUNT_FEEDS):
                 state = None
                 for c in self._subscribers(kind, user=user):
@@ -197,9 +199,9 @@ class Hub:
         account = payload if kind == "account" else getattr(payload, "account", None)
         with contextlib.suppress(RuntimeError):  # no running loop: nobody is listening
             if isinstance(payload, SimOrder | SimFill):
-                self._book_changed(payload.symbol)
+                self._books.mark(payload.symbol)
             if isinstance(account, str) and account in self._account_watchers():
-                self._account_changed(account)
+                self._accounts.mark(account)
         if isinstance(payload, SimOrder) and kind == "order" and payload.oid > 0:
             for c in self._subscribers("orderUpdates", user=payload.account):
                 self._send(c, "orderUpdates", [wire.ws_order(payload, self.n)])
@@ -232,7 +234,7 @@ class Hub:
             return
         if mids:  # marks moved: unrealized PnL, margin, liquidation prices (a book change alone moves none)
             for user in self._account_watchers():
-                self._account_changed(user)
+                self._accounts.mark(user)
         if mids:
             all_mids = {"mids": wire.mids(self.e, self.n)}
             for c in self._subscribers("allMids"):
