@@ -50,21 +50,29 @@ async def test_a_push_answers_reads_until_something_changes():
 async def test_after_our_own_action_pushes_wait_for_its_order_updates():
     r = Rig()
     r.push("before")
-    r.reads.acted(2)  # two orders placed; their updates have not come down the stream yet
+    r.reads.acted([101, "0xcloid"])  # an order placed, one cancelled; their updates have not come yet
     r.push("maybe-before")  # could have left the venue before it acted: not trusted
     r.answer = "rest-after"
     assert await r.read() == "rest-after"
-    r.reads.order_updates(1)
+    r.reads.order_updates([101])
     r.push("still-maybe-before")
     assert await r.read() == "rest-after"
-    r.reads.order_updates(1)
+    r.reads.order_updates([999, "0xcloid"])
+    r.push("after")
+    assert await r.read() == "after"
+
+
+async def test_order_updates_that_beat_the_http_answer_count():
+    r = Rig()
+    r.reads.order_updates([7])  # the stream was faster than the venue's answer
+    r.reads.acted([7])
     r.push("after")
     assert await r.read() == "after"
 
 
 async def test_updates_that_never_come_stop_being_awaited_after_a_second():
     r = Rig()
-    r.reads.acted(1)
+    r.reads.acted([5])
     r.push("early")
     assert await r.read() == "rest"
     r.now += 1_000

@@ -60,13 +60,29 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _orders_touched(resp: Any) -> int:
-    """Orders an /exchange answer says were placed, filled or cancelled: each gets an order update."""
+def _orders_touched(action: dict[str, Any], resp: Any) -> list[int | str]:
+    """The orders an applied action touched, as the stream will name them: placed or filled ones by the
+    id in the answer, cancelled ones by the id or client id in the request."""
     try:
         statuses = resp["response"]["data"]["statuses"]
     except (KeyError, TypeError):
-        return 0
-    return sum(1 for s in statuses if s == "success" or (isinstance(s, dict) and ("resting" in s or "filled" in s)))
+        return []
+    out: list[int | str] = []
+    for s in statuses:
+        if isinstance(s, dict):
+            out += [s[k]["oid"] for k in ("resting", "filled") if isinstance(s.get(k), dict) and "oid" in s[k]]
+    for c, s in zip(action.get("cancels", []), statuses, strict=False):
+        if s == "success":
+            out.append(c.get("o", c.get("cloid")))
+    return out
+
+
+def _reported(updates: list[dict[str, Any]]) -> list[int | str]:
+    keys: list[int | str] = []
+    for u in updates:
+        order = u.get("order", {})
+        keys += [k for k in (order.get("oid"), order.get("cloid")) if k is not None]
+    return keys
 
 
 class HyperliquidExchange(Exchange):
@@ -143,7 +159,7 @@ class HyperliquidExchange(Exchange):
             self.reads.pushed(channel, data)
             return
         if channel == "orderUpdates":
-            self.reads.order_updates(len(data))
+            self.reads.order_updates(_reported(data))
         elif channel in ("userFills", "user", "userFundings"):
             self.reads.changed()
         if channel == "l2Book":
@@ -320,7 +336,7 @@ class HyperliquidExchange(Exchange):
                 resp = await self.http.exchange(body, cancel=cancel, batch=batch)
             finally:
                 self.reads.changed()
-            self.reads.acted(_orders_touched(resp))
+            self.reads.acted(_orders_touched(action, resp))
             if resp.get("status") == "err":
                 message = str(resp.get("response"))
                 if is_nonce_error(message) and attempt == 0:

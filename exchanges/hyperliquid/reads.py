@@ -7,15 +7,17 @@ one arrives, and reads in between go to REST, so a read never returns state olde
 bot has already seen.
 
 Our own actions answer over HTTP, which can overtake a push sent just before the venue acted. So
-after an action that touched N orders, pushes are not trusted until N order updates have come down
-the stream (the venue sends them before the state that follows), or a second has passed.
+after an action, pushes are not trusted until the stream has reported every order it touched (by
+order id or client id; the venue sends those updates before the state that follows), or a second
+has passed. Updates that beat the HTTP answer count too.
 REST reads keep one request in flight per key and reuse the answer briefly.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 # the REST info type behind each pushed account state
@@ -34,8 +36,9 @@ class Reads:
         self._cache: dict[str, tuple[int, Any]] = {}  # key -> (fetched at ms, value)
         self._flight: dict[str, asyncio.Future[Any]] = {}
         self._epoch = 0  # counts changes: an answer fetched across one is not kept
-        self._awaited = 0  # order updates our own actions still owe us
+        self._awaited: set[int | str] = set()  # orders our own actions touched, not yet reported
         self._awaited_until = 0
+        self._reported: deque[int | str] = deque(maxlen=4096)  # recent order updates, for those that came first
 
     # ---- what the stream tells ----
     def pushed(self, feed: str, data: dict[str, Any]) -> None:
@@ -54,20 +57,24 @@ class Reads:
             self._cache.pop(k, None)
             self._pushed.pop(k, None)
 
-    def acted(self, orders: int) -> None:
-        """Our own action was applied, touching `orders` orders the stream will report."""
+    def acted(self, orders: Iterable[int | str]) -> None:
+        """Our own action was applied to these orders (ids or client ids); the stream will report them."""
         self.changed()
-        if orders:
-            self._awaited += orders
+        missing = set(orders).difference(self._reported)
+        if missing:
+            self._awaited |= missing
             self._awaited_until = self._clock() + AWAIT_UPDATES_MS
 
-    def order_updates(self, n: int) -> None:
-        self._awaited = max(0, self._awaited - n)
+    def order_updates(self, orders: Iterable[int | str]) -> None:
+        """The stream reported these orders (ids and client ids)."""
+        keys = list(orders)
+        self._reported.extend(keys)
+        self._awaited.difference_update(keys)
         self.changed()
 
     def stream_lost(self) -> None:
         self._pushed.clear()  # the feeds send the whole state again on resubscribe
-        self._awaited = 0
+        self._awaited.clear()
 
     def in_memory(self, *keys: str) -> bool:
         return self._live() and all(k in self._pushed for k in keys)
