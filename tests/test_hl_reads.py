@@ -8,7 +8,8 @@ from typing import Any
 
 from exchanges.hyperliquid.reads import Reads
 from exchanges.models import Side
-from tests.hl import ADDRESS
+from tests.conftest import FakeClock
+from tests.hl import ADDRESS, adapter, hl_venue
 from tests.test_hl_adapter import req
 
 CH = {"type": "clearinghouseState", "user": ADDRESS}
@@ -132,3 +133,25 @@ async def test_a_garbled_book_push_is_read_over_rest_instead(hl):
     book = await ex.order_book("ETH")  # parsed when read: the bad one is dropped, REST answers
     assert book.bids and book.asks and book.bids[0].price < book.asks[0].price
     assert ("/info", "l2Book") in sim.requests[-3:]
+
+
+async def test_mids_unheard_of_for_five_seconds_are_asked_over_rest():
+    clock = FakeClock()
+    async with hl_venue() as (sim, url):
+        sim.see(ADDRESS)
+        ex = adapter(url, clock=clock)
+        await ex.connect()
+        try:
+            await ex.ticker("ETH")
+            await in_memory(ex, "ETH")
+            before = len(sim.requests)
+            await ex.mids()
+            assert len(sim.requests) == before  # pushed: from memory
+            clock.advance(5_001)  # a quiet feed: no allMids for over five seconds
+            assert not ex.reads_in_memory("ETH")
+            await ex.mids()
+            assert sim.requests[before:] == [("/info", "allMids")]
+            await ex.mids()
+            assert len(sim.requests) == before + 1  # fresh again
+        finally:
+            await ex.close()

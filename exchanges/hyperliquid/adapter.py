@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 VENUE = "hyperliquid"
 TIF = {TimeInForce.GTC: "Gtc", TimeInForce.IOC: "Ioc", TimeInForce.ALO: "Alo"}
 TRIGGER_SLIPPAGE = Decimal("0.10")
+MIDS_STALE_MS = 5_000
 
 
 def _now_ms() -> int:
@@ -104,6 +105,7 @@ class HyperliquidExchange(Exchange):
         self._markets: dict[str, Market] = {}
         self._by_coin: dict[str, Market] = {}
         self._mids: dict[str, Decimal] = {}
+        self._mids_ms = 0  # when they were last heard (a push or REST)
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._stream = StreamClient(ws_url, [
             {"type": "allMids"}, {"type": "orderUpdates", "user": self.user}, {"type": "userFills", "user": self.user},
@@ -168,7 +170,7 @@ class HyperliquidExchange(Exchange):
                 self._books[m.native] = data
             return
         if channel == "allMids":
-            self._mids = parse.parse_mids(data["mids"], self._by_coin)
+            self._mids, self._mids_ms = parse.parse_mids(data["mids"], self._by_coin), self.clock()
         elif channel == "orderUpdates":
             for u in data:
                 order = parse.parse_order(u["order"], self._by_coin, VENUE, u["status"], u.get("statusTimestamp"))
@@ -234,17 +236,21 @@ class HyperliquidExchange(Exchange):
             raise InvalidSymbolError(f"unknown market {symbol!r}", venue=VENUE)
         return m
 
+    def _mids_fresh(self) -> bool:
+        # the venue sends allMids as prices move; one unheard of for MIDS_STALE_MS is checked over REST
+        return bool(self._mids) and self._stream.connected.is_set() and self.clock() - self._mids_ms < MIDS_STALE_MS
+
     def reads_in_memory(self, symbol: str | None = None) -> bool:
-        if not (self._mids and self.reads.in_memory("clearinghouseState", "spotClearinghouseState")):
+        if not (self._mids_fresh() and self.reads.in_memory("clearinghouseState", "spotClearinghouseState")):
             return False
         m = self._markets.get(symbol) if symbol is not None else None
         return symbol is None or (m is not None and m.native in self._books)
 
     async def mids(self) -> dict[str, Decimal]:
-        if self._stream.connected.is_set() and self._mids:  # pushed on every change while the stream is up
+        if self._mids_fresh():
             return self._mids
         raw = await self.http.info({"type": "allMids"})
-        self._mids = parse.parse_mids(raw, self._by_coin)
+        self._mids, self._mids_ms = parse.parse_mids(raw, self._by_coin), self.clock()
         return self._mids
 
     async def ticker(self, symbol: str) -> Ticker:
