@@ -141,3 +141,17 @@ async def test_arbitrary_command_texts_never_crash_or_place(tmp_path):
             assert "Traceback" not in (reply["text"] or "")
             assert "Something went wrong" not in (reply["text"] or ""), (text, reply["text"])
         assert await venue_orders(rig) == 0  # previews at most: nothing without a Confirm
+
+
+async def test_a_confirm_that_cannot_reach_the_venue_says_so_and_can_be_pressed_again(tmp_path):
+    async with Rig(tmp_path) as rig:
+        preview = await rig.trader.ask("/buy ETH 0.1")
+        ok = button(preview, "ok:")
+        rig.paper.faults.down = True  # the re-check on Confirm cannot read the venue: nothing is sent
+        told = await rig.trader.click(preview, ok)
+        assert "paper says: paper venue is down" in told["text"] and await venue_orders(rig) == 0
+        t = await rig.trader.transcript()
+        assert t["callback_answers"][-1]["text"] is None  # the press itself was answered (no spinner left)
+        rig.paper.faults.down = False
+        done = await rig.trader.click(preview, ok)  # the same button, once the venue is back
+        assert "Filled" in done["text"] and await venue_orders(rig) == 1
