@@ -173,6 +173,24 @@ async def test_a_stream_gap_loses_no_fill(tmp_path):
             await ex.close()
 
 
+async def test_an_order_cancelled_during_a_gap_is_reported_after_it():
+    async with hl_venue() as (sim, url):
+        sim.see(ADDRESS)
+        ex = adapter(url, stall_s=0.5, ping_s=0.1)
+        await ex.connect()
+        try:
+            placed = await ex.place(req("ETH", Side.BUY, "0.1", "3000"))
+            sim.hub.silent = True
+            sim.engine.cancel(ADDRESS, oid=int(placed.order_id))  # e.g. from the web app, unheard of
+            asyncio.get_running_loop().call_later(1.0, setattr, sim.hub, "silent", False)
+            seen = await events_until(ex, lambda e: isinstance(e, OrderUpdate) and e.order.order_id == placed.order_id
+                                      and e.order.status is OrderStatus.CANCELED, within=10)
+            assert any(isinstance(e, StreamStatus) and not e.connected for e in seen)  # it came by the backfill
+            assert ("/info", "orderStatus") in sim.requests
+        finally:
+            await ex.close()
+
+
 async def test_429_storm_is_survived_without_a_ban():
     async with hl_venue() as (sim, url):
         sim.see(ADDRESS)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -20,8 +20,9 @@ from exchanges.base import Exchange
 from exchanges.errors import ExchangeError, InvalidOrderError, InvalidSymbolError, OrderNotFoundError
 from exchanges.hyperliquid import parse
 from exchanges.hyperliquid.errors import is_nonce_error, map_error
+from exchanges.hyperliquid.feed import StreamFeed
 from exchanges.hyperliquid.http import HyperliquidHttp
-from exchanges.hyperliquid.reads import PUSHED, Reads
+from exchanges.hyperliquid.reads import Reads, orders_touched
 from exchanges.hyperliquid.signing import NonceSource, Signer
 from exchanges.hyperliquid.stream import StreamClient
 from exchanges.models import (
@@ -30,11 +31,8 @@ from exchanges.models import (
     Candle,
     Event,
     Fill,
-    FillEvent,
-    FundingEvent,
     FundingPayment,
     FundingRate,
-    Liquidation,
     Market,
     MarketKind,
     Order,
@@ -42,9 +40,7 @@ from exchanges.models import (
     OrderRequest,
     OrderStatus,
     OrderType,
-    OrderUpdate,
     Position,
-    StreamStatus,
     Ticker,
     TimeInForce,
 )
@@ -61,32 +57,7 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _orders_touched(action: dict[str, Any], resp: Any) -> list[int | str]:
-    """The orders an applied action touched, as the stream will name them: placed or filled ones by the
-    id in the answer, cancelled ones by the id or client id in the request."""
-    try:
-        statuses = resp["response"]["data"]["statuses"]
-    except (KeyError, TypeError):
-        return []
-    out: list[int | str] = []
-    for s in statuses:
-        if isinstance(s, dict):
-            out += [s[k]["oid"] for k in ("resting", "filled") if isinstance(s.get(k), dict) and "oid" in s[k]]
-    for c, s in zip(action.get("cancels", []), statuses, strict=False):
-        if s == "success":
-            out.append(c.get("o", c.get("cloid")))
-    return out
-
-
-def _reported(updates: list[dict[str, Any]]) -> list[int | str]:
-    keys: list[int | str] = []
-    for u in updates:
-        order = u.get("order", {})
-        keys += [k for k in (order.get("oid"), order.get("cloid")) if k is not None]
-    return keys
-
-
-class HyperliquidExchange(Exchange):
+class HyperliquidExchange(StreamFeed, Exchange):
     name = VENUE
 
     def __init__(self, *, api_url: str, ws_url: str, account_address: str, secret_key: str, is_mainnet: bool,
@@ -116,6 +87,7 @@ class HyperliquidExchange(Exchange):
         self._last_fill_ms = 0
         self._seen_fills: set[str] = set()
         self._was_down = False
+        self._open_seen: dict[str, str] = {}  # order id -> symbol
         self.reads = Reads(self.http.info, clock, self._stream.connected.is_set)
         # coin -> latest l2Book from the stream, parsed when first read (the venue sends one every block)
         self._books: dict[str, dict[str, Any] | OrderBook] = {}
@@ -144,83 +116,6 @@ class HyperliquidExchange(Exchange):
         meta, spot = await asyncio.gather(self.http.info({"type": "meta"}), self.http.info({"type": "spotMeta"}))
         markets = {**parse.parse_perp_markets(meta), **parse.parse_spot_markets(spot)}
         self._markets, self._by_coin = markets, parse.market_by_coin(markets)
-
-    # ---- stream ----
-    async def _on_state(self, up: bool, reason: str) -> None:
-        self._queue.put_nowait(StreamStatus(VENUE, up, self.clock(), reason))
-        if not up:
-            self.reads.stream_lost()
-            self._mids, self._books = {}, {}  # the snapshots after resubscribing replace them
-            self._was_down = True
-        elif self._was_down:
-            self._was_down = False
-            asyncio.get_running_loop().create_task(self._backfill())
-
-    async def _on_message(self, channel: str, data: Any) -> None:
-        if channel in PUSHED:
-            self.reads.pushed(channel, data)
-            return
-        if channel == "orderUpdates":
-            self.reads.order_updates(_reported(data))
-        elif channel in ("userFills", "user", "userFundings"):
-            self.reads.changed()
-        if channel == "l2Book":
-            m = self._by_coin.get(data.get("coin"))
-            if m is not None:
-                self._books[m.native] = data
-            return
-        if channel == "allMids":
-            self._mids, self._mids_ms = parse.parse_mids(data["mids"], self._by_coin), self.clock()
-        elif channel == "orderUpdates":
-            for u in data:
-                order = parse.parse_order(u["order"], self._by_coin, VENUE, u["status"], u.get("statusTimestamp"))
-                self._queue.put_nowait(OrderUpdate(order, order.updated_ms))
-        elif channel == "userFills":
-            snapshot = bool(data.get("isSnapshot"))
-            for raw in data.get("fills", []):
-                self._emit_fill(parse.parse_fill(raw, self._by_coin), snapshot)
-        elif channel == "user":
-            if "liquidation" in data:
-                liq = data["liquidation"]
-                self._queue.put_nowait(Liquidation(VENUE, "", Decimal(liq.get("liquidated_ntl_pos", "0")),
-                                                   Decimal(0), self.clock()))
-        elif channel == "userFundings":
-            if data.get("isSnapshot"):
-                return
-            for f in data.get("fundings", []):
-                m = self._by_coin.get(f["coin"])
-                self._queue.put_nowait(FundingEvent(FundingPayment(
-                    VENUE, m.symbol if m else f["coin"], Decimal(f["usdc"]), Decimal(f["fundingRate"]),
-                    Decimal(f["szi"]), int(f["time"]))))
-        else:
-            log.debug("unhandled channel %s", channel)
-
-    def _emit_fill(self, fill: Fill, snapshot: bool) -> None:
-        if fill.fill_id in self._seen_fills:
-            return
-        self._seen_fills.add(fill.fill_id)
-        # a snapshot replays history; only what is newer than the last fill we saw live was missed
-        replay = snapshot and fill.ts_ms <= self._last_fill_ms
-        self._last_fill_ms = max(self._last_fill_ms, fill.ts_ms)
-        self._queue.put_nowait(FillEvent(fill, is_snapshot=replay or (snapshot and not self._last_fill_ms)))
-
-    async def _backfill(self) -> None:
-        """After a gap: fills since the last one seen, and the state of every order still open."""
-        try:
-            for fill in await self.fills(max(0, self._last_fill_ms - 1)):
-                self._emit_fill(fill, snapshot=False)
-            for order in await self.open_orders():
-                self._queue.put_nowait(OrderUpdate(order, self.clock()))
-        except ExchangeError as exc:
-            log.warning("backfill after reconnect failed: %s", exc)
-
-    async def events(self) -> AsyncIterator[Event]:  # type: ignore[override]
-        while True:
-            yield await self._queue.get()
-
-    @property
-    def stream_connected(self) -> bool:
-        return self._stream.connected.is_set()
 
     # ---- market data ----
     async def markets(self) -> dict[str, Market]:
@@ -342,7 +237,7 @@ class HyperliquidExchange(Exchange):
                 resp = await self.http.exchange(body, cancel=cancel, batch=batch)
             finally:
                 self.reads.changed()
-            self.reads.acted(_orders_touched(action, resp))
+            self.reads.acted(orders_touched(action, resp))
             if resp.get("status") == "err":
                 message = str(resp.get("response"))
                 if is_nonce_error(message) and attempt == 0:
@@ -394,7 +289,9 @@ class HyperliquidExchange(Exchange):
         return self._placed(request, status)
 
     def _placed(self, req: OrderRequest, status: Any) -> Order:
-        return parse.order_from_status(req, status, self.clock())
+        order = parse.order_from_status(req, status, self.clock())
+        self._track(order)
+        return order
 
     async def cancel(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> None:
         m = await self._market(symbol)

@@ -105,3 +105,28 @@ class Reads:
             raise
         finally:
             self._flight.pop(key, None)
+
+
+def orders_touched(action: dict[str, Any], resp: Any) -> list[int | str]:
+    """The orders an applied action touched, as the stream will name them: placed or filled ones by the
+    id in the answer, cancelled ones by the id or client id in the request."""
+    try:
+        statuses = resp["response"]["data"]["statuses"]
+    except (KeyError, TypeError):
+        return []
+    out: list[int | str] = []
+    for s in statuses:
+        if isinstance(s, dict):
+            out += [s[k]["oid"] for k in ("resting", "filled") if isinstance(s.get(k), dict) and "oid" in s[k]]
+    for c, s in zip(action.get("cancels", []), statuses, strict=False):
+        if s == "success":
+            out.append(c.get("o", c.get("cloid")))
+    return out
+
+
+def orders_reported(updates: list[dict[str, Any]]) -> list[int | str]:
+    keys: list[int | str] = []
+    for u in updates:
+        order = u.get("order", {})
+        keys += [k for k in (order.get("oid"), order.get("cloid")) if k is not None]
+    return keys

@@ -1,0 +1,158 @@
+"""What the venue's stream says, turned into the bot's events (a part of HyperliquidExchange).
+
+Fills are emitted once (snapshots that replay history are marked, so they are not told as new);
+order updates are passed on and the orders known to be open are tracked; the account-state feeds go
+to the reads; after a gap, fills, open orders and the final state of orders that closed meanwhile
+are fetched over REST, so nothing is missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from exchanges.errors import ExchangeError, OrderNotFoundError
+from exchanges.hyperliquid import parse
+from exchanges.hyperliquid.reads import PUSHED, Reads, orders_reported
+from exchanges.hyperliquid.stream import StreamClient
+from exchanges.models import (
+    Event,
+    Fill,
+    FillEvent,
+    FundingEvent,
+    FundingPayment,
+    Liquidation,
+    Market,
+    Order,
+    OrderBook,
+    OrderStatus,
+    OrderUpdate,
+    StreamStatus,
+)
+
+log = logging.getLogger(__name__)
+VENUE = parse.VENUE
+
+
+class StreamFeed:
+    clock: Callable[[], int]
+    reads: Reads
+    _stream: StreamClient
+    _queue: asyncio.Queue[Event]
+    _by_coin: dict[str, Market]
+    _books: dict[str, dict[str, Any] | OrderBook]
+    _mids: dict[str, Decimal]
+    _mids_ms: int
+    _last_fill_ms: int
+    _seen_fills: set[str]
+    _was_down: bool
+    _open_seen: dict[str, str]
+
+    if TYPE_CHECKING:
+        async def fills(self, since_ms: int) -> list[Fill]: ...
+        async def open_orders(self) -> list[Order]: ...
+        async def order_status(self, symbol: str, *, order_id: str | None = None,
+                               client_id: str | None = None) -> Order: ...
+
+    # ---- stream ----
+    async def _on_state(self, up: bool, reason: str) -> None:
+        self._queue.put_nowait(StreamStatus(VENUE, up, self.clock(), reason))
+        if not up:
+            self.reads.stream_lost()
+            self._mids, self._books = {}, {}  # the snapshots after resubscribing replace them
+            self._was_down = True
+        elif self._was_down:
+            self._was_down = False
+            asyncio.get_running_loop().create_task(self._backfill())
+
+    async def _on_message(self, channel: str, data: Any) -> None:
+        if channel in PUSHED:
+            self.reads.pushed(channel, data)
+            return
+        if channel == "orderUpdates":
+            self.reads.order_updates(orders_reported(data))
+        elif channel in ("userFills", "user", "userFundings"):
+            self.reads.changed()
+        if channel == "l2Book":
+            m = self._by_coin.get(data.get("coin"))
+            if m is not None:
+                self._books[m.native] = data
+            return
+        if channel == "allMids":
+            self._mids, self._mids_ms = parse.parse_mids(data["mids"], self._by_coin), self.clock()
+        elif channel == "orderUpdates":
+            for u in data:
+                order = parse.parse_order(u["order"], self._by_coin, VENUE, u["status"], u.get("statusTimestamp"))
+                self._track(order)
+                self._queue.put_nowait(OrderUpdate(order, order.updated_ms))
+        elif channel == "userFills":
+            snapshot = bool(data.get("isSnapshot"))
+            for raw in data.get("fills", []):
+                self._emit_fill(parse.parse_fill(raw, self._by_coin), snapshot)
+        elif channel == "user":
+            if "liquidation" in data:
+                liq = data["liquidation"]
+                self._queue.put_nowait(Liquidation(VENUE, "", Decimal(liq.get("liquidated_ntl_pos", "0")),
+                                                   Decimal(0), self.clock()))
+        elif channel == "userFundings":
+            if data.get("isSnapshot"):
+                return
+            for f in data.get("fundings", []):
+                m = self._by_coin.get(f["coin"])
+                self._queue.put_nowait(FundingEvent(FundingPayment(
+                    VENUE, m.symbol if m else f["coin"], Decimal(f["usdc"]), Decimal(f["fundingRate"]),
+                    Decimal(f["szi"]), int(f["time"]))))
+        else:
+            log.debug("unhandled channel %s", channel)
+
+    def _emit_fill(self, fill: Fill, snapshot: bool) -> None:
+        if fill.fill_id in self._seen_fills:
+            return
+        self._seen_fills.add(fill.fill_id)
+        # a snapshot replays history; only what is newer than the last fill we saw live was missed
+        replay = snapshot and fill.ts_ms <= self._last_fill_ms
+        self._last_fill_ms = max(self._last_fill_ms, fill.ts_ms)
+        self._queue.put_nowait(FillEvent(fill, is_snapshot=replay or (snapshot and not self._last_fill_ms)))
+
+    def _track(self, order: Order) -> None:
+        """Orders known to be open on the venue: after a gap, those no longer open are looked up."""
+        if order.order_id is None:
+            return
+        if order.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
+            self._open_seen[order.order_id] = order.symbol
+        else:
+            self._open_seen.pop(order.order_id, None)
+
+    async def _backfill(self) -> None:
+        """After a gap: fills since the last one seen, the state of every order still open, and the
+        final state of every order that was open before and is not any more (filled, cancelled by the
+        venue, ...), so no order is left looking open."""
+        try:
+            for fill in await self.fills(max(0, self._last_fill_ms - 1)):
+                self._emit_fill(fill, snapshot=False)
+            still_open = await self.open_orders()
+            for order in still_open:
+                self._track(order)
+                self._queue.put_nowait(OrderUpdate(order, self.clock()))
+            gone = set(self._open_seen) - {o.order_id for o in still_open}
+            for oid in sorted(gone):
+                try:
+                    order = await self.order_status(self._open_seen[oid], order_id=oid)
+                except OrderNotFoundError:
+                    self._open_seen.pop(oid, None)
+                    continue
+                self._track(order)
+                self._queue.put_nowait(OrderUpdate(order, self.clock()))
+        except ExchangeError as exc:
+            log.warning("backfill after reconnect failed: %s", exc)
+
+    async def events(self) -> AsyncIterator[Event]:  # type: ignore[override]
+        while True:
+            yield await self._queue.get()
+
+    @property
+    def stream_connected(self) -> bool:
+        return self._stream.connected.is_set()
