@@ -153,42 +153,47 @@ async def test_concurrent_orders_get_distinct_nonces(hl):
     assert len(cancelled) == 30 and await ex.open_orders() == []
 
 
-async def test_a_stream_gap_loses_no_fill(tmp_path):
+@pytest.fixture
+async def gappy():
+    """An adapter that notices a silent feed within half a second."""
     async with hl_venue() as (sim, url):
         sim.see(ADDRESS)
         ex = adapter(url, stall_s=0.5, ping_s=0.1)
         await ex.connect()
         try:
-            placed = await ex.place(req("ETH", Side.BUY, "0.1", "3400"))
-            sim.hub.silent = True  # the feed goes quiet but keeps answering pings
-            sim.set_price("ETH", D(3390))  # our order fills while we hear nothing
-            asyncio.get_running_loop().call_later(1.0, setattr, sim.hub, "silent", False)
-            seen = await events_until(ex, lambda e: isinstance(e, FillEvent) and e.fill.order_id == placed.order_id
-                                      and not e.is_snapshot, within=10)
-            states = [e.connected for e in seen if isinstance(e, StreamStatus)]
-            assert False in states and states[-1] is True  # it noticed the stall and reconnected
-            updates = [e.order for e in seen if isinstance(e, OrderUpdate)]
-            assert all(u.order_id != placed.order_id or u.status is not OrderStatus.CANCELED for u in updates)
+            yield sim, ex
         finally:
             await ex.close()
 
 
-async def test_an_order_cancelled_during_a_gap_is_reported_after_it():
-    async with hl_venue() as (sim, url):
-        sim.see(ADDRESS)
-        ex = adapter(url, stall_s=0.5, ping_s=0.1)
-        await ex.connect()
-        try:
-            placed = await ex.place(req("ETH", Side.BUY, "0.1", "3000"))
-            sim.hub.silent = True
-            sim.engine.cancel(ADDRESS, oid=int(placed.order_id))  # e.g. from the web app, unheard of
-            asyncio.get_running_loop().call_later(1.0, setattr, sim.hub, "silent", False)
-            seen = await events_until(ex, lambda e: isinstance(e, OrderUpdate) and e.order.order_id == placed.order_id
-                                      and e.order.status is OrderStatus.CANCELED, within=10)
-            assert any(isinstance(e, StreamStatus) and not e.connected for e in seen)  # it came by the backfill
-            assert ("/info", "orderStatus") in sim.requests
-        finally:
-            await ex.close()
+def silence(sim, seconds: float = 1.0) -> None:
+    """The feed goes quiet (pings still answered) for a while; what happens meanwhile is unheard of."""
+    sim.hub.silent = True
+    asyncio.get_running_loop().call_later(seconds, setattr, sim.hub, "silent", False)
+
+
+async def test_a_stream_gap_loses_no_fill(gappy):
+    sim, ex = gappy
+    placed = await ex.place(req("ETH", Side.BUY, "0.1", "3400"))
+    silence(sim)
+    sim.set_price("ETH", D(3390))  # our order fills while we hear nothing
+    seen = await events_until(ex, lambda e: isinstance(e, FillEvent) and e.fill.order_id == placed.order_id
+                              and not e.is_snapshot, within=10)
+    states = [e.connected for e in seen if isinstance(e, StreamStatus)]
+    assert False in states and states[-1] is True  # it noticed the stall and reconnected
+    updates = [e.order for e in seen if isinstance(e, OrderUpdate)]
+    assert all(u.order_id != placed.order_id or u.status is not OrderStatus.CANCELED for u in updates)
+
+
+async def test_an_order_cancelled_during_a_gap_is_reported_after_it(gappy):
+    sim, ex = gappy
+    placed = await ex.place(req("ETH", Side.BUY, "0.1", "3000"))
+    silence(sim)
+    sim.engine.cancel(ADDRESS, oid=int(placed.order_id))  # e.g. from the web app, unheard of
+    seen = await events_until(ex, lambda e: isinstance(e, OrderUpdate) and e.order.order_id == placed.order_id
+                              and e.order.status is OrderStatus.CANCELED, within=10)
+    assert any(isinstance(e, StreamStatus) and not e.connected for e in seen)  # it came by the backfill
+    assert ("/info", "orderStatus") in sim.requests
 
 
 async def test_429_storm_is_survived_without_a_ban():
