@@ -6,7 +6,7 @@ import asyncio
 from decimal import Decimal as D
 from typing import Any
 
-from exchanges.hyperliquid.reads import Reads
+from exchanges.hyperliquid.reads import REMEMBER_REPORTED, Reads
 from exchanges.models import Side
 from tests.conftest import FakeClock
 from tests.hl import ADDRESS, adapter, hl_venue
@@ -67,6 +67,18 @@ async def test_order_updates_that_beat_the_http_answer_count():
     r = Rig()
     r.reads.order_updates([7])  # the stream was faster than the venue's answer
     r.reads.acted([7])
+    r.push("after")
+    assert await r.read() == "after"
+
+
+async def test_only_recent_order_updates_are_remembered():
+    r = Rig()
+    r.reads.order_updates(range(REMEMBER_REPORTED + 1))  # the first one has been forgotten
+    r.reads.acted([0])
+    r.push("maybe-before")
+    assert await r.read() == "rest"
+    r.reads.acted([REMEMBER_REPORTED])  # still remembered: not awaited
+    r.reads.order_updates([0])
     r.push("after")
     assert await r.read() == "after"
 

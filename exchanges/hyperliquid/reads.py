@@ -24,6 +24,7 @@ from typing import Any
 PUSHED = {"clearinghouseState": "clearinghouseState", "spotState": "spotClearinghouseState"}
 ACCOUNT_KEYS = ("clearinghouseState", "spotClearinghouseState", "frontendOpenOrders")
 AWAIT_UPDATES_MS = 1000
+REMEMBER_REPORTED = 4096
 
 
 class Reads:
@@ -38,7 +39,9 @@ class Reads:
         self._epoch = 0  # counts changes: an answer fetched across one is not kept
         self._awaited: set[int | str] = set()  # orders our own actions touched, not yet reported
         self._awaited_until = 0
-        self._reported: deque[int | str] = deque(maxlen=4096)  # recent order updates, for those that came first
+        # recent order updates (a bounded set), for those that beat the HTTP answer
+        self._reported: deque[int | str] = deque()
+        self._reported_set: set[int | str] = set()
 
     # ---- what the stream tells ----
     def pushed(self, feed: str, data: dict[str, Any]) -> None:
@@ -60,7 +63,7 @@ class Reads:
     def acted(self, orders: Iterable[int | str]) -> None:
         """Our own action was applied to these orders (ids or client ids); the stream will report them."""
         self.changed()
-        missing = set(orders).difference(self._reported)
+        missing = set(orders).difference(self._reported_set)
         if missing:
             self._awaited |= missing
             self._awaited_until = self._clock() + AWAIT_UPDATES_MS
@@ -68,7 +71,12 @@ class Reads:
     def order_updates(self, orders: Iterable[int | str]) -> None:
         """The stream reported these orders (ids and client ids)."""
         keys = list(orders)
-        self._reported.extend(keys)
+        for k in keys:
+            if k not in self._reported_set:
+                self._reported_set.add(k)
+                self._reported.append(k)
+        while len(self._reported) > REMEMBER_REPORTED:
+            self._reported_set.discard(self._reported.popleft())
         self._awaited.difference_update(keys)
         self.changed()
 
