@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from decimal import Decimal as D
 
 import pytest
@@ -137,25 +138,38 @@ def test_sigkill_mid_write_leaves_a_consistent_database(tmp_path):
             (tmp_path / f"crash.db{suffix}").unlink(missing_ok=True)
 
 
-async def test_a_write_cancelled_at_any_point_leaves_no_open_transaction_and_no_error(store):
-    # a periodic job cancelled at shutdown: the cancel can land while COMMIT runs on the database
-    # thread; the write then either happened or not, and the store stays usable
-    outcomes = set()
-    for turns in range(40):
-        task = asyncio.create_task(store.set_state("k", str(turns), turns))
-        for _ in range(turns % 8):
+def _busy(store: Store, seconds: float) -> asyncio.Future:
+    """Keep the database thread busy: whatever is asked of it next waits behind this."""
+    return asyncio.ensure_future(store.db._execute(time.sleep, seconds))
+
+
+async def _cancelled_meanwhile(task: asyncio.Task) -> None:
+    await asyncio.sleep(0.02)  # the task is now waiting on the busy database thread
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):  # nothing else: no "cannot rollback" error
+        await task
+
+
+async def test_a_write_cancelled_while_begin_waits_leaves_no_open_transaction(store):
+    # a periodic job cancelled at shutdown, its BEGIN queued on the database thread
+    busy = _busy(store, 0.1)
+    await asyncio.sleep(0)
+    await _cancelled_meanwhile(asyncio.ensure_future(store.set_state("k", "v", 1)))
+    await busy
+    await store.set_state("k", "after", 2)  # would fail inside a transaction left open
+    assert await store.get_state("k") == "after" and not store.db.in_transaction
+
+
+async def test_a_write_cancelled_while_commit_waits_is_kept_and_not_rolled_back(store):
+    async def write() -> None:
+        async with store.transaction() as db:
+            await db.execute("INSERT INTO state (key, value, updated_ms) VALUES ('k', 'v', 1)")
+            _busy(store, 0.1)  # COMMIT queues behind it
             await asyncio.sleep(0)
-        await asyncio.sleep(0.0001 * (turns // 8))
-        task.cancel()
-        try:
-            await task
-            outcomes.add("written")
-        except asyncio.CancelledError:
-            outcomes.add("cancelled")
-        assert not store.db.in_transaction
-        await store.set_state("k", "after", 1000)
-        assert await store.get_state("k") == "after"
-    assert outcomes == {"written", "cancelled"}
+
+    await _cancelled_meanwhile(asyncio.ensure_future(write()))
+    await asyncio.sleep(0.15)
+    assert await store.get_state("k") == "v" and not store.db.in_transaction  # the commit happened
 
 
 async def test_commits_never_checkpoint_and_the_checkpointer_catches_up(tmp_path):
