@@ -71,7 +71,10 @@ async def run(url: str, rounds: int, db: str) -> tuple[list[float], list[float]]
                         await app.risk.orders.send(app.risk.orders.close_request(p), reducing=True)
                 dt = (time.perf_counter() - t0) * 1000
                 await control(url, "clear", {})
-                assert await venue.open_orders() == [] and await venue.positions() == []
+                # the venue's own word (REST), not the bot's streamed view of it
+                left = await venue.http.info({"type": "frontendOpenOrders", "user": venue.user})
+                state = await venue.http.info({"type": "clearinghouseState", "user": venue.user})
+                assert left == [] and state["assetPositions"] == [], (left, state["assetPositions"])
                 (ours if measure == "ours" else naive).append(dt)
     finally:
         await app.stop()

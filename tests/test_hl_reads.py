@@ -126,8 +126,17 @@ async def test_the_adapter_reads_from_the_stream_and_sees_its_own_orders(hl):
     await in_memory(ex, "ETH")
     before = len(sim.requests)
     bal, positions, book = await ex.balances(), await ex.positions(), await ex.order_book("ETH")
+    assert await ex.open_orders() == []
     assert len(sim.requests) == before  # nothing asked over REST
     assert bal.account_value == D(100_000) and positions == [] and book.asks
+
+    resting = await ex.place(req("ETH", Side.BUY, "0.5", "3000"))
+    [listed] = await ex.open_orders()  # at once: REST until the stream has reported the order
+    assert listed.order_id == resting.order_id
+    await in_memory(ex, "ETH")
+    before = len(sim.requests)
+    [listed] = await ex.open_orders()
+    assert listed.order_id == resting.order_id and len(sim.requests) == before  # then from the push
 
     order = await ex.place(req("ETH", Side.BUY, "1", slippage=D("0.01")))
     [pos] = await ex.positions()  # at once, before the stream has caught up: never the old state

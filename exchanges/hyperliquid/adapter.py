@@ -82,6 +82,7 @@ class HyperliquidExchange(StreamFeed, Exchange):
             {"type": "allMids"}, {"type": "orderUpdates", "user": self.user}, {"type": "userFills", "user": self.user},
             {"type": "userEvents", "user": self.user}, {"type": "userFundings", "user": self.user},
             {"type": "clearinghouseState", "user": self.user}, {"type": "spotState", "user": self.user},
+            {"type": "openOrders", "user": self.user},
         ], self._on_message, self._on_state, stall_s=stall_s, ping_s=ping_s)
         self._stream_task: asyncio.Task[None] | None = None
         self._last_fill_ms = 0

@@ -1,7 +1,7 @@
 """Account and market reads answered from memory wherever the venue allows it.
 
-While the stream is up, the venue pushes the account's whole state (the `clearinghouseState` and
-`spotState` feeds) after every change; reads use the last push. Anything that says the account has
+While the stream is up, the venue pushes the account's whole state (the `clearinghouseState`,
+`spotState` and `openOrders` feeds) after every change; reads use the last push. Anything that says the account has
 changed since (our own action, an order update, a fill, funding) makes that push stale until the next
 one arrives, and reads in between go to REST, so a read never returns state older than an event the
 bot has already seen.
@@ -20,8 +20,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-# the REST info type behind each pushed account state
-PUSHED = {"clearinghouseState": "clearinghouseState", "spotState": "spotClearinghouseState"}
+# each account-state feed: the REST info type it stands in for, and where its message holds the state
+PUSHED = {"clearinghouseState": ("clearinghouseState", "clearinghouseState"),
+          "spotState": ("spotClearinghouseState", "spotState"),
+          "openOrders": ("frontendOpenOrders", "orders")}
 ACCOUNT_KEYS = ("clearinghouseState", "spotClearinghouseState", "frontendOpenOrders")
 AWAIT_UPDATES_MS = 1000
 REMEMBER_REPORTED = 4096
@@ -46,11 +48,11 @@ class Reads:
     # ---- what the stream tells ----
     def pushed(self, feed: str, data: dict[str, Any]) -> None:
         """A state feed's message: the account as of now."""
-        key = PUSHED[feed]
+        key, field = PUSHED[feed]
         if self._awaited and self._clock() < self._awaited_until:
             return  # may predate our own action: wait for the state after its order updates
-        if data.get("dex", "") == "" and feed in data:
-            self._pushed[key] = data[feed]
+        if data.get("dex", "") == "" and field in data:
+            self._pushed[key] = data[field]
             self._cache.pop(key, None)
 
     def changed(self) -> None:
