@@ -23,11 +23,14 @@ from bot.store_rows import (
     INSERT_FILL,
     INSERT_ORDER,
     MIGRATIONS,
+    SELECT_CONFIRMATION,
     UPDATE_ORDER,
     Confirmation,
     OutboxItem,
     TokenRefused,
+    confirmation_from,
     fill_from,
+    fill_row,
     order_from,
     order_row,
     use_token,
@@ -238,9 +241,7 @@ class Store:
     async def add_fill(self, fill: Fill, order: Order | None = None) -> bool:
         """Store a fill once (deduped by venue fill id) and, in the same transaction, the order it
         moved. Returns False when the fill was already known (and then changes nothing)."""
-        f = fill
-        row = (f.exchange, f.fill_id, f.order_id, f.client_id, f.symbol, f.side.value, str(f.price), str(f.size),
-               str(f.fee), f.fee_asset, str(f.realized_pnl), int(f.is_maker), int(f.liquidation), f.ts_ms)
+        row = fill_row(fill)
         moved = (*order_row(order)[1:], order.client_id) if order is not None and order.client_id else None
 
         def write(c: sqlite3.Connection) -> bool:
@@ -294,11 +295,8 @@ class Store:
 
     async def get_confirmation(self, token: str) -> tuple[Confirmation, bool] | None:
         """A token and whether it was used, without using it."""
-        r = await self._one("SELECT token, user_id, chat_id, kind, payload, expires_ms, consumed_ms FROM confirmations"
-                            " WHERE token = ?", (token,))
-        if r is None:
-            return None
-        return Confirmation(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]), r[6] is not None
+        r = await self._one(SELECT_CONFIRMATION, (token,))
+        return None if r is None else confirmation_from(r)
 
     # ---- audit, equity, state ----
     async def audit(self, ts_ms: int, user_id: int | None, chat_id: int | None, kind: str, text: str,

@@ -140,6 +140,11 @@ def order_from(r: sqlite3.Row) -> Order:
     )
 
 
+def fill_row(f: Fill) -> tuple[Any, ...]:
+    return (f.exchange, f.fill_id, f.order_id, f.client_id, f.symbol, f.side.value, str(f.price), str(f.size),
+            str(f.fee), f.fee_asset, str(f.realized_pnl), int(f.is_maker), int(f.liquidation), f.ts_ms)
+
+
 def fill_from(r: sqlite3.Row) -> Fill:
     return Fill(
         exchange=r["exchange"], fill_id=r["fill_id"], order_id=r["order_id"], client_id=r["client_id"],
@@ -167,17 +172,25 @@ class TokenRefused(Exception):
         self.status = status
 
 
+SELECT_CONFIRMATION = ("SELECT token, user_id, chat_id, kind, payload, expires_ms, consumed_ms FROM confirmations"
+                       " WHERE token = ?")
+
+
+def confirmation_from(r: Any) -> tuple[Confirmation, bool]:
+    """A SELECT_CONFIRMATION row: the confirmation, and whether it was used."""
+    return Confirmation(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]), r[6] is not None
+
+
 def use_token(db: sqlite3.Connection, token: str, user_id: int, now_ms: int) -> tuple[str, Confirmation | None]:
-    r = db.execute("SELECT token, user_id, chat_id, kind, payload, expires_ms, consumed_ms FROM confirmations"
-                   " WHERE token = ?", (token,)).fetchone()
+    r = db.execute(SELECT_CONFIRMATION, (token,)).fetchone()
     if r is None:
         return "unknown", None
-    c = Confirmation(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5])
-    if r[6] is not None:
+    c, used = confirmation_from(r)
+    if used:
         return "used", c
-    if r[1] != user_id:
+    if c.user_id != user_id:
         return "not_yours", c
-    if r[5] <= now_ms:
+    if c.expires_ms <= now_ms:
         return "expired", c
     db.execute("UPDATE confirmations SET consumed_ms = ? WHERE token = ?", (now_ms, token))
     return "ok", c
