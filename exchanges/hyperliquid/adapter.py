@@ -236,8 +236,9 @@ class HyperliquidExchange(StreamFeed, Exchange):
             body = {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": self.vault}
             try:
                 resp = await self.http.exchange(body, cancel=cancel, batch=batch)
-            finally:
-                self.reads.changed()
+            except BaseException:
+                self.reads.changed()  # it may have been applied all the same
+                raise
             self.reads.acted(orders_touched(action, resp))
             if resp.get("status") == "err":
                 message = str(resp.get("response"))

@@ -72,9 +72,7 @@ class StreamFeed:
         if channel in PUSHED:
             self.reads.pushed(channel, data)
             return
-        if channel == "orderUpdates":
-            self.reads.order_updates(orders_reported(data))
-        elif channel in ("userFills", "user", "userFundings"):
+        if channel in ("userFills", "user", "userFundings"):
             self.reads.changed()
         if channel == "l2Book":
             m = self._by_coin.get(data.get("coin"))
@@ -84,6 +82,7 @@ class StreamFeed:
         if channel == "allMids":
             self._mids, self._mids_ms = parse.parse_mids(data["mids"], self._by_coin), self.clock()
         elif channel == "orderUpdates":
+            self.reads.order_updates(orders_reported(data))
             for u in data:
                 order = parse.parse_order(u["order"], self._by_coin, VENUE, u["status"], u.get("statusTimestamp"))
                 self._track(order)

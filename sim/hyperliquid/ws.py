@@ -200,7 +200,7 @@ class Hub:
         with contextlib.suppress(RuntimeError):  # no running loop: nobody is listening
             if isinstance(payload, SimOrder | SimFill):
                 self._books.mark(payload.symbol)
-            if isinstance(account, str) and account in self._account_watchers():
+            if isinstance(account, str):  # pushed to whoever watches it, at the end of the burst
                 self._accounts.mark(account)
         if isinstance(payload, SimOrder) and kind == "order" and payload.oid > 0:
             for c in self._subscribers("orderUpdates", user=payload.account):
