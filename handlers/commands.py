@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import Any
 
 from telegram import Update
 
 from bot.desk import DeskError
-from bot.services import app_version
+from bot.services import PerVenue, Services, app_version
 from exchanges.models import OrderRequest, OrderType, Side, TimeInForce
 from handlers import keyboards as kb
 from handlers import views
@@ -45,12 +47,19 @@ async def positions(update: Update, context: Ctx) -> str:
     return "shown"
 
 
-async def positions_message(context: Ctx) -> tuple[str, kb.InlineKeyboardMarkup]:
+async def _listing(context: Ctx, read: Callable[[Services], Awaitable[list[PerVenue[list[Any]]]]],
+                   view: Callable[[Any, Any], str], keyboard: Callable[[Any], kb.InlineKeyboardMarkup],
+                   ) -> tuple[str, kb.InlineKeyboardMarkup]:
+    """A per-venue listing (positions, orders) with each market's precision and a button per row."""
     s = svc(context)
-    items = await s.services.positions()
-    held = [p for r in items for p in r.value or []]
-    markets = await markets_for(s, ((p.exchange, p.symbol) for p in held))
-    return views.positions_view(items, markets), kb.positions(held)
+    items = await read(s.services)
+    rows = [x for r in items for x in r.value or []]
+    markets = await markets_for(s, ((x.exchange, x.symbol) for x in rows))
+    return view(items, markets), keyboard(rows)
+
+
+async def positions_message(context: Ctx) -> tuple[str, kb.InlineKeyboardMarkup]:
+    return await _listing(context, Services.positions, views.positions_view, kb.positions)
 
 
 async def orders(update: Update, context: Ctx) -> str:
@@ -59,11 +68,7 @@ async def orders(update: Update, context: Ctx) -> str:
 
 
 async def orders_message(context: Ctx) -> tuple[str, kb.InlineKeyboardMarkup]:
-    s = svc(context)
-    items = await s.services.open_orders()
-    listed = [o for r in items for o in r.value or []]
-    markets = await markets_for(s, ((o.exchange, o.symbol) for o in listed))
-    return views.orders_view(items, markets), kb.orders(listed)
+    return await _listing(context, Services.open_orders, views.orders_view, kb.orders)
 
 
 async def _order(update: Update, context: Ctx, side: Side, cmd: str) -> str:
