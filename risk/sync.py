@@ -127,9 +127,8 @@ class OrderSync:
                 known = await self._find(venue, f.client_id, f.order_id)
                 if known is None:
                     continue  # fills of adopted orders are stored once the order row exists (below)
-                before = len(await m.store.fills_for_order(venue, f.order_id))
-                await self._fill(f)
-                added += len(await m.store.fills_for_order(venue, f.order_id)) - before
+                _, _, new = await self._fill(f)
+                added += new
             venue_ids = {o.order_id for o in open_orders}
             for o in open_orders:
                 stored = await self._find(venue, o.client_id, o.order_id)
