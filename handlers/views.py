@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
+from typing import TypeVar
 
 from bot.desk import Outcome
 from bot.services import PerVenue, PnLPeriod, VenueStatus
@@ -11,6 +13,8 @@ from handlers.parsing import UsageError
 from handlers.render import esc, fmt_num, fmt_pct, fmt_price, fmt_size, fmt_usd, table
 from risk.events import KillReport
 from risk.orders import Preview
+
+T = TypeVar("T")
 
 ZERO = Decimal(0)
 
@@ -23,20 +27,21 @@ def usage_view(err: UsageError) -> str:
     return f"⚠️ {esc(err.problem)}\nUsage: <code>{esc(err.usage)}</code>\nExample: <code>{esc(err.example)}</code>"
 
 
-def _error_line(r: PerVenue[object]) -> str:
-    return f"<b>{esc(r.venue)}</b>: ⚠️ unavailable ({esc(r.error)})"
+def _answered(items: list[PerVenue[T]], lines: list[str]) -> Iterator[tuple[str, T]]:
+    """(venue, answer) in order; a venue that could not be read gets its line instead."""
+    for r in items:
+        if r.value is None:
+            lines.append(f"<b>{esc(r.venue)}</b>: ⚠️ unavailable ({esc(r.error)})")
+        else:
+            yield r.venue, r.value
 
 
 def balances_view(items: list[PerVenue[AccountBalances]]) -> str:
     lines = ["<b>Balances</b>"]
     total = ZERO
-    for r in items:
-        if r.value is None:
-            lines.append(_error_line(r))
-            continue
-        b = r.value
+    for venue, b in _answered(items, lines):
         total += b.equity
-        lines.append(f"\n<b>{esc(r.venue)}</b>")
+        lines.append(f"\n<b>{esc(venue)}</b>")
         lines.append(table([["Account value", fmt_usd(b.account_value)], ["Margin used", fmt_usd(b.margin_used)],
                             ["Withdrawable", fmt_usd(b.withdrawable)]], right=[1]))
         if b.spot:
@@ -50,11 +55,8 @@ def balances_view(items: list[PerVenue[AccountBalances]]) -> str:
 def positions_view(items: list[PerVenue[list[Position]]], markets: dict[tuple[str, str], Market]) -> str:
     lines = ["<b>Positions</b>"]
     count = 0
-    for r in items:
-        if r.value is None:
-            lines.append(_error_line(r))
-            continue
-        for p in r.value:
+    for _, held in _answered(items, lines):
+        for p in held:
             count += 1
             m = markets.get((p.exchange, p.symbol))
             side = "LONG" if p.size > 0 else "SHORT"
@@ -80,15 +82,12 @@ def _order_row(o: Order, m: Market | None) -> list[str]:
 def orders_view(items: list[PerVenue[list[Order]]], markets: dict[tuple[str, str], Market]) -> str:
     lines = ["<b>Open orders</b>"]
     count = 0
-    for r in items:
-        if r.value is None:
-            lines.append(_error_line(r))
+    for venue, listed in _answered(items, lines):
+        if not listed:
             continue
-        if not r.value:
-            continue
-        count += len(r.value)
-        rows = [_order_row(o, markets.get((o.exchange, o.symbol))) for o in r.value]
-        lines.append(f"\n<b>{esc(r.venue)}</b> ({len(rows)})")
+        count += len(listed)
+        rows = [_order_row(o, markets.get((o.exchange, o.symbol))) for o in listed]
+        lines.append(f"\n<b>{esc(venue)}</b> ({len(rows)})")
         # one table row per line, so a long listing splits cleanly between orders
         lines.append(table(rows, ["Mkt", "Side", "Size", "Price", "Id"], right=[2, 3]))
     if count == 0:

@@ -76,3 +76,20 @@ def test_alert_backlogs_group_per_chat_and_kind_in_order():
     assert groups == [[1, 3], [2, 4], [5], [6]]
     long = [item(i, "a", text="y" * 1000) for i in range(8)]
     assert [len(g) for g in Notifier._groups(long)] == [3, 3, 2]  # summaries stay under 3,500 characters
+
+
+def test_a_venue_that_cannot_be_read_gets_its_own_line_in_every_listing():
+    from bot.services import PerVenue
+    from exchanges.models import AccountBalances, Order, OrderStatus
+    from handlers.views import balances_view, orders_view, positions_view
+
+    down = PerVenue("aster", None, "timeout <5 s>")
+    up_balances = PerVenue("paper", AccountBalances("paper", D(100), D(0), D(100), (), 0))
+    order = Order("paper", "BTC", Side.BUY, D("0.01"), D(90000), OrderStatus.OPEN, order_id="7")
+    for text in (balances_view([down, up_balances]), positions_view([down, PerVenue("paper", [])], {}),
+                 orders_view([down, PerVenue("paper", [order])], {("paper", "BTC"): BTC})):
+        assert "<b>aster</b>: ⚠️ unavailable (timeout &lt;5 s&gt;)" in text
+        assert check_text(text, "HTML") is None
+    assert "Total equity: $100.00" in balances_view([down, up_balances])
+    assert "No open positions." in positions_view([down, PerVenue("paper", [])], {})
+    assert "<b>paper</b> (1)" in orders_view([down, PerVenue("paper", [order])], {("paper", "BTC"): BTC})
