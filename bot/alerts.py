@@ -40,7 +40,8 @@ from risk.service import Risk
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
-_OUR_CANCELS = ("cancelled by you", "cancelled", "replaced by a modified order", "modified")
+_OUR_CANCELS = ("cancelled by you", "cancelled by the kill switch", "cancelled", "replaced by a modified order",
+                "modified")
 
 
 class AlertRouter:
@@ -115,12 +116,16 @@ class AlertRouter:
             lines.append(f"order: {esc(fmt_num(order.filled))} of {esc(fmt_num(order.size))} filled")
         if pnl:
             lines.append(f"realized PnL {esc(fmt_usd(pnl, sign=True))}")
-        try:
-            positions = await self.risk.orders.venue(f0.exchange).positions()
-            pos = next((p for p in positions if p.symbol == f0.symbol), None)
-            lines.append(f"position now {esc(fmt_num(pos.size, sign=True)) if pos else 'flat'}")
-        except Exception as exc:  # the alert goes out without the position rather than not at all
-            log.warning("position for fill alert unavailable: %s", exc)
+        after = fills[-1].position_after  # the venue's own figure: later fills cannot blur it
+        if after is not None:
+            lines.append(f"position after: {esc(fmt_num(after, sign=True)) if after else 'flat'}")
+        else:
+            try:
+                positions = await self.risk.orders.venue(f0.exchange).positions()
+                pos = next((p for p in positions if p.symbol == f0.symbol), None)
+                lines.append(f"position now {esc(fmt_num(pos.size, sign=True)) if pos else 'flat'}")
+            except Exception as exc:  # the alert goes out without the position rather than not at all
+                log.warning("position for fill alert unavailable: %s", exc)
         await self.n.alert("fills", "\n".join(lines), dedupe_key=f"fill:{f0.exchange}:{fills[-1].fill_id}")
 
     def _order_change(self, before: Order, after: Order) -> None:

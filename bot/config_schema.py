@@ -78,6 +78,13 @@ class AsterRateLimit(Strict):
     weight_limit: PosInt = 2400
 
 
+class StreamConfig(Strict):
+    # a feed quiet this long is checked against the venue over REST (cheap: weight 2 per probe)
+    probe_seconds: Annotated[Decimal, Field(ge=Decimal("0.5"), le=60)] = Decimal(2)
+    # no message at all this long: reconnect without asking
+    stall_seconds: Annotated[Decimal, Field(ge=5, le=55)] = Decimal(30)
+
+
 class HyperliquidConfig(Strict):
     enabled: bool = False
     account_address: str = ""
@@ -87,6 +94,7 @@ class HyperliquidConfig(Strict):
     ws_url: str | None = None
     testnet: bool = False
     rate_limit: HyperliquidRateLimit = HyperliquidRateLimit()
+    stream: StreamConfig = StreamConfig()
 
     @model_validator(mode="after")
     def _credentials(self) -> HyperliquidConfig:
@@ -255,6 +263,8 @@ class KillConfig(Strict):
     retry_attempts: Annotated[int, Field(ge=1, le=50)] = 5
     retry_backoff_seconds: PosDecimal = Decimal("0.5")
     flatten_slippage: Annotated[Decimal, Field(gt=0, le=Decimal("0.5"))] = Decimal("0.05")
+    # the first report goes out by then even while a venue is down (what is done, what is pending)
+    first_report_seconds: Annotated[Decimal, Field(gt=0, le=30)] = Decimal(3)
 
 
 class Config(Strict):

@@ -292,6 +292,12 @@ class Fill:
     realized_pnl: Decimal = ZERO
     is_maker: bool = False
     liquidation: bool = False
+    start_position: Decimal | None = None  # the position just before this fill, where the venue says
+
+    @property
+    def position_after(self) -> Decimal | None:
+        """The position this fill left (not the position now, which later fills may have moved)."""
+        return None if self.start_position is None else self.start_position + self.side.sign * self.size
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,7 +116,7 @@ def fill_from_sim(f: SimFill, venue: str) -> Fill:
     return Fill(
         exchange=venue, fill_id=str(f.tid), order_id=str(f.oid), client_id=f.cloid, symbol=f.symbol, side=f.side,
         price=f.price, size=f.size, fee=f.fee, ts_ms=f.ts_ms, realized_pnl=f.closed_pnl, is_maker=not f.crossed,
-        liquidation=f.liquidation,
+        liquidation=f.liquidation, start_position=f.start_position,
     )
 
 
@@ -282,7 +282,7 @@ class PaperExchange(Exchange):
         return FundingRate(self.name, symbol, self.engine.funding_rates[symbol], 1, mark=self.engine.mark(symbol))
 
     # ---- account ----
-    async def balances(self) -> AccountBalances:
+    async def balances(self, *, fresh: bool = False) -> AccountBalances:  # in-process: always fresh
         await self._gate()
         e, a = self.engine, self.account
         e.account(a)
@@ -296,7 +296,7 @@ class PaperExchange(Exchange):
             self.name, e.account_value(a), e.margin_used(a), e.withdrawable(a), tuple(spot), e.clock()
         )
 
-    async def positions(self) -> list[Position]:
+    async def positions(self, *, fresh: bool = False) -> list[Position]:
         await self._gate()
         return [
             Position(
@@ -308,7 +308,7 @@ class PaperExchange(Exchange):
             for p in self.engine.positions_view(self.account)
         ]
 
-    async def open_orders(self) -> list[Order]:
+    async def open_orders(self, *, fresh: bool = False) -> list[Order]:
         await self._gate()
         return [order_from_sim(o, self.name) for o in self.engine.open_orders(self.account)]
 
@@ -348,7 +348,7 @@ class PaperExchange(Exchange):
         except Reject as exc:
             raise map_reject(exc, self.name) from None
 
-    async def cancel_all(self, symbol: str | None = None) -> list[Order]:
+    async def cancel_all(self, symbol: str | None = None, *, fresh: bool = False) -> list[Order]:
         await self._gate()
         return [order_from_sim(o, self.name) for o in self.engine.cancel_all(self.account, symbol)]
 

@@ -69,16 +69,22 @@ class LimitBreached:
 
 @dataclass(frozen=True, slots=True)
 class VenueKillReport:
+    """What one venue's part of a kill has done so far, as read back from the venue over REST.
+    `verified`: the venue itself confirmed the result (no order left; flat, when flattening)."""
+
     venue: str
     cancelled: int = 0
     closed: tuple[str, ...] = ()
     remaining_orders: int = 0
     remaining_positions: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()
+    verified: bool = False
+    kept_positions: tuple[str, ...] = ()  # positions left open on purpose (flatten: ask / never)
+    attempts: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.failures and not self.remaining_orders and not self.remaining_positions
+        return self.verified and not self.failures and not self.remaining_orders and not self.remaining_positions
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +95,17 @@ class KillReport:
     venues: tuple[VenueKillReport, ...]
     ts_ms: int
     retrying: tuple[str, ...] = field(default_factory=tuple)
+    kill_id: int = 0  # the first report and the final one of a kill share it (one message, edited)
+    final: bool = True  # False: some venue is still being worked on; a final report follows
+    reply_to: str | None = None  # the front end's handle of whoever asked (they get the report as a reply)
 
     @property
     def ok(self) -> bool:
         return all(v.ok for v in self.venues)
+
+    @property
+    def kept_positions(self) -> bool:
+        return any(v.kept_positions for v in self.venues)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,15 @@
 """Kill switch: HALTED first, then cancel everything and (per config) flatten, on every venue at once.
 
-It works while a venue is down: the others complete, the dead one is retried in the background
-and reported. Firing it twice is harmless. Only an explicit resume() returns to ACTIVE.
+Every decision and every result is read from the venue over REST (`fresh=True`): a pushed state can
+be stale exactly when it matters (a silent feed). Each venue has one worker that repeats
+cancel → flatten → read back until the venue itself confirms it (no order left, flat when
+flattening), with a per-attempt time limit and a capped backoff, for as long as trading is HALTED.
+The trader gets a first report within `first_report_s` of the press whatever the venues do (what is
+done, what is still open, what is being retried), then one final report when every venue confirmed.
+A close whose answer is lost is not looked up here (that takes a lookup cycle); its outcome is
+resolved in the background, and the next attempt reads the position again: the closes are
+reduce-only, so a second one can never open a position. Firing it twice is harmless. Only an
+explicit resume() returns to ACTIVE.
 """
 
 from __future__ import annotations
@@ -9,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from bot.config_schema import Config
@@ -19,120 +29,186 @@ from risk.orders import OrderManager
 from risk.state import StateBook
 
 log = logging.getLogger(__name__)
+MAX_BACKOFF_S = 5.0
+
+
+@dataclass
+class _Work:
+    """One venue's worker and what it has found so far."""
+
+    flatten: bool
+    report: VenueKillReport
+    task: asyncio.Task[None] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class KillSwitch:
     def __init__(self, manager: OrderManager, state: StateBook, bus: Bus, config: Config,
-                 clock: Callable[[], int], *, inflight_wait_s: float = 2.0, background_retry_s: float = 5.0):
+                 clock: Callable[[], int], *, inflight_wait_s: float = 2.0, attempt_timeout_s: float = 10.0):
         self.m, self.state, self.bus, self.clock = manager, state, bus, clock
         self.mode = config.kill.flatten
-        self.attempts = config.kill.retry_attempts
+        self.attempts = config.kill.retry_attempts  # failed attempts before a venue is reported as failing
         self.backoff = float(config.kill.retry_backoff_seconds)
         self.slippage = config.kill.flatten_slippage
+        self.first_report_s = float(config.kill.first_report_seconds)
         self.inflight_wait_s = inflight_wait_s
-        self.background_retry_s = background_retry_s
-        self._retry_tasks: dict[str, asyncio.Task[None]] = {}
+        self.attempt_timeout_s = attempt_timeout_s
+        self.max_backoff_s = MAX_BACKOFF_S
+        self._work: dict[str, _Work] = {}
+        self._finals: set[asyncio.Task[None]] = set()
+        self._kills = 0
         self._lock = asyncio.Lock()
 
-    async def fire(self, reason: str, by: str, *, flatten: bool | None = None) -> KillReport:
-        """`flatten`: None = per config (`always` flattens; `ask` and `never` do not)."""
+    async def fire(self, reason: str, by: str, *, flatten: bool | None = None,
+                   reply_to: str | None = None) -> KillReport:
+        """`flatten`: None = per config (`always` flattens; `ask` and `never` do not). Returns the first
+        report (final when every venue confirmed within first_report_s); the final one is published."""
+        t0 = time.monotonic()
         # no await before this line: from here on every new order is refused
         old = self.state.apply_now(TradingState.HALTED, reason)
-        await self.state.persist(old, by)
         do_flatten = (self.mode == "always") if flatten is None else flatten
+        mode = "now" if flatten else self.mode
         async with self._lock:
+            self._kills += 1
+            kill_id = self._kills
+            await self.state.persist(old, by)
             await self.m.wait_inflight(self.inflight_wait_s)
-            reports = await asyncio.gather(*(self._venue(v, do_flatten) for v in self.m.exchanges))
-        failed = tuple(r.venue for r in reports if not r.ok)
-        for venue in failed:
-            self._retry_later(venue, do_flatten, reason, by)
-        report = KillReport(reason, by, "now" if flatten else self.mode, tuple(reports), self.clock(), failed)
-        log.warning("kill switch fired by %s (%s): %s", by, reason, report)
-        self.bus.publish(report)
-        return report
+            work = [self._start(v, do_flatten) for v in self.m.exchanges]
+        left = max(0.0, self.first_report_s - (time.monotonic() - t0))
+        await asyncio.wait([asyncio.ensure_future(w.done.wait()) for w in work], timeout=left)
+        first = self._report(reason, by, mode, work, kill_id, reply_to)
+        log.warning("kill switch fired by %s (%s): %s", by, reason, first)
+        self.bus.publish(first)
+        if not first.final:
+            task = asyncio.get_running_loop().create_task(self._final(reason, by, mode, work, kill_id, reply_to),
+                                                          name=f"kill-{kill_id}-final")
+            self._finals.add(task)
+            task.add_done_callback(self._finals.discard)
+        return first
 
-    async def flatten_all(self, by: str) -> KillReport:
+    async def flatten_all(self, by: str, *, reply_to: str | None = None) -> KillReport:
         """The "Flatten all now" answer to `ask`: close every position, every venue."""
-        return await self.fire(self.state.reason or "flatten requested", by, flatten=True)
+        return await self.fire(self.state.reason or "flatten requested", by, flatten=True, reply_to=reply_to)
 
     async def resume(self, by: str) -> bool:
-        for task in self._retry_tasks.values():
-            task.cancel()
-        self._retry_tasks.clear()
+        await self._stop_workers()
         return await self.state.set(TradingState.ACTIVE, "resumed", by)
 
-    async def _venue(self, venue: str, flatten: bool) -> VenueKillReport:
-        """Cancel and flatten at the same time, then read both back; retry what is left."""
-        cancelled, closed = 0, set()
-        failures: list[str] = []
-        left_orders, left_positions = 0, ()
+    def _start(self, venue: str, flatten: bool) -> _Work:
+        """The venue's worker: a new one, or the running one (told to flatten too, if asked now)."""
+        w = self._work.get(venue)
+        if w is not None and w.task is not None and not w.task.done():
+            w.flatten = w.flatten or flatten
+            return w
+        w = _Work(flatten, VenueKillReport(venue))
+        w.task = asyncio.get_running_loop().create_task(self._until_confirmed(venue, w), name=f"kill-{venue}")
+        self._work[venue] = w
+        return w
+
+    def _report(self, reason: str, by: str, mode: str, work: list[_Work], kill_id: int,
+                reply_to: str | None) -> KillReport:
+        pending = tuple(w.report.venue for w in work if not w.done.is_set())
+        return KillReport(reason, by, mode, tuple(w.report for w in work), self.clock(), pending, kill_id,
+                          final=not pending, reply_to=reply_to)
+
+    async def _final(self, reason: str, by: str, mode: str, work: list[_Work], kill_id: int,
+                     reply_to: str | None) -> None:
+        await asyncio.gather(*(w.done.wait() for w in work))
+        if self.state.state is TradingState.HALTED:
+            self.bus.publish(self._report(reason, by, mode, work, kill_id, reply_to))
+
+    async def _until_confirmed(self, venue: str, w: _Work) -> None:
+        delay = self.backoff
+        try:
+            while self.state.state is TradingState.HALTED:
+                w.report = await self._attempt(venue, w)
+                if w.report.verified and not w.report.failures:
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff_s)
+        finally:
+            w.done.set()
+
+    async def _attempt(self, venue: str, w: _Work) -> VenueKillReport:
+        """Cancel and flatten at the same time, then read both back from the venue."""
+        r, flatten = w.report, w.flatten
         ex = self.m.venue(venue)
-        for attempt in range(self.attempts):
-            failures = []
-            jobs = [self._cancel_all(venue)] + ([self._flatten(venue)] if flatten else [])
-            for res in await asyncio.gather(*jobs, return_exceptions=True):
-                if isinstance(res, int):
-                    cancelled += res
-                elif isinstance(res, set):
-                    closed |= res
-                elif isinstance(res, list):
-                    failures += res
-                elif isinstance(res, BaseException):
-                    failures.append(_why(res))
-            checks = await asyncio.gather(ex.open_orders(), *([ex.positions()] if flatten else []),
-                                          return_exceptions=True)
-            if isinstance(checks[0], BaseException):
-                failures.append(f"reading orders back: {_why(checks[0])}")
-            else:
-                left_orders = len(checks[0])
-                if left_orders:
-                    failures.append(f"{left_orders} orders still open after cancel")
+        failures: list[str] = []
+        cancelled, closed = r.cancelled, set(r.closed)
+        jobs = [self._cancel_all(venue)] + ([self._flatten(venue)] if flatten else [])
+        for res in await asyncio.gather(*(self._timed(j) for j in jobs), return_exceptions=True):
+            if isinstance(res, int):
+                cancelled += res
+            elif isinstance(res, set):
+                closed |= res
+            elif isinstance(res, list):
+                failures += res
+            elif isinstance(res, BaseException):
+                failures.append(_why(res))
+        orders, positions = await asyncio.gather(self._timed(ex.open_orders(fresh=True)),
+                                                 self._timed(ex.positions(fresh=True)), return_exceptions=True)
+        verified = True
+        left_orders, left_positions, kept = r.remaining_orders, r.remaining_positions, r.kept_positions
+        if isinstance(orders, BaseException):
+            verified = False
+            failures.append(f"reading orders back: {_why(orders)}")
+        else:
+            left_orders = len(orders)
+            if left_orders:
+                failures.append(f"{left_orders} orders still open after cancel")
+        if isinstance(positions, BaseException):
+            verified = False
+            failures.append(f"reading positions back: {_why(positions)}")
+        else:
+            held = tuple(sorted(p.symbol for p in positions if p.size != 0))
             if flatten:
-                if isinstance(checks[1], BaseException):
-                    failures.append(f"reading positions back: {_why(checks[1])}")
-                else:
-                    left_positions = tuple(p.symbol for p in checks[1] if p.size != 0)
-                    closed -= set(left_positions)
-                    if left_positions:
-                        failures.append(f"still open: {', '.join(left_positions)}")
-            if not failures:
-                break
-            await asyncio.sleep(self.backoff * (2 ** attempt))
-        return VenueKillReport(venue, cancelled, tuple(sorted(closed)), left_orders, left_positions, tuple(failures))
+                left_positions, kept = held, ()
+                closed -= set(held)
+                if held:
+                    failures.append(f"still open: {', '.join(held)}")
+            else:
+                left_positions, kept = (), held
+        attempts = r.attempts + 1
+        if failures:
+            log.warning("kill switch on %s, attempt %d: %s", venue, attempts, "; ".join(failures))
+        return VenueKillReport(venue, cancelled, tuple(sorted(closed)), left_orders, left_positions, tuple(failures),
+                               verified and not failures, kept, attempts)
+
+    async def _timed(self, aw: object) -> object:
+        async with asyncio.timeout(self.attempt_timeout_s):
+            return await aw  # type: ignore[misc]
 
     async def _cancel_all(self, venue: str) -> int:
-        return len(await self.m.cancel_all(venue))
+        return len(await self.m.cancel_all(venue, fresh=True, cause="cancelled by the kill switch"))
 
     async def _flatten(self, venue: str) -> set[str] | list[str]:
-        positions = [p for p in await self.m.venue(venue).positions() if p.size != 0]
+        positions = [p for p in await self.m.venue(venue).positions(fresh=True) if p.size != 0]
         results = await asyncio.gather(*(self._close(p) for p in positions), return_exceptions=True)
         failed = [f"close {p.symbol}: {_why(r)}" for p, r in zip(positions, results, strict=True)
                   if isinstance(r, BaseException)]
         return failed or {p.symbol for p in positions}
 
     async def _close(self, p: Position) -> None:
-        await self.m.send(self.m.close_request(p, Decimal(1), self.slippage), reducing=True, origin="kill switch")
+        await self.m.send(self.m.close_request(p, Decimal(1), self.slippage), reducing=True, origin="kill switch",
+                          look_up=False)
 
-    def _retry_later(self, venue: str, flatten: bool, reason: str, by: str) -> None:
-        if venue in self._retry_tasks and not self._retry_tasks[venue].done():
-            return
-
-        async def loop() -> None:
-            while self.state.state is TradingState.HALTED:
-                await asyncio.sleep(self.background_retry_s)
-                report = await self._venue(venue, flatten)
-                if report.ok:
-                    self.bus.publish(KillReport(reason, by, "retry", (report,), self.clock()))
-                    return
-
-        self._retry_tasks[venue] = asyncio.create_task(loop(), name=f"kill-retry-{venue}")
-
-    async def close(self) -> None:
-        for task in self._retry_tasks.values():
+    async def _stop_workers(self) -> None:
+        tasks = [w.task for w in self._work.values() if w.task is not None] + list(self._finals)
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._work.clear()
+
+    async def close(self) -> None:
+        await self._stop_workers()
 
 
 def _why(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "no answer in time; retrying"
     return str(getattr(exc, "raw", None) or exc or type(exc).__name__)
+
+
+__all__ = ["KillSwitch"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -42,6 +42,8 @@ from risk.state import StateBook
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
+CANCEL_CAUSES_KEPT = 4096
+CANCEL_ALL_SLACK_MS = 5_000
 
 
 class OrderRefused(Exception):
@@ -100,6 +102,11 @@ class OrderManager:
         self._inflight: dict[str, asyncio.Future[None]] = {}
         self._correlation_cache: dict[tuple[str, str], tuple[int, list[Decimal]]] = {}
         self.event_lock = asyncio.Lock()
+        self._resolving: dict[str, asyncio.Task[Order]] = {}
+        # cancels we asked for, so the venue's report of them is not told as "cancelled by the venue":
+        # order ids / client ids -> cause (bounded), and venue -> when its last cancel-all ended
+        self._cancel_causes: OrderedDict[str, str] = OrderedDict()
+        self._cancel_all_until: dict[str, tuple[int, str]] = {}
 
     # ---- helpers ----
     def venue(self, name: str) -> Exchange:
@@ -265,9 +272,13 @@ class OrderManager:
         return Placed(await self.send(pv.request, reducing=pv.reducing, origin=origin, also=also), pv)
 
     async def send(self, req: OrderRequest, *, reducing: bool, origin: str = "",
-                   also: Callable[[Any], object] | None = None) -> Order:
+                   also: Callable[[Any], object] | None = None, look_up: bool = True,
+                   extra: dict[str, Any] | None = None) -> Order:
         """Intent row, commit, then the network. Callers other than place() are the kill switch's
-        flatten (reduce-only) path; nothing else reaches an adapter's place()."""
+        flatten (reduce-only) path; nothing else reaches an adapter's place(). `look_up=False`: an
+        unknown outcome is returned as UNKNOWN at once and resolved in the background (the kill switch
+        must not wait a lookup cycle per attempt). `extra` is kept with the order (e.g. where its
+        preview was shown, so its result can be told there even after a restart)."""
         ex = self.venue(req.exchange)
         cid = req.client_id or new_client_id()
         req = replace(req, client_id=cid)
@@ -278,7 +289,8 @@ class OrderManager:
             or req.order_type is not OrderType.LIMIT else OrderType.MARKET, tif=req.tif,
             reduce_only=req.reduce_only, trigger_price=req.trigger_price, created_ms=now, updated_ms=now,
         )
-        await self.store.insert_order(intent, extra={"origin": origin, "slippage": str(req.slippage or "")}, also=also)
+        await self.store.insert_order(intent, extra={"origin": origin, "slippage": str(req.slippage or ""),
+                                                     **(extra or {})}, also=also)
         self._recent.append(now)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._inflight[cid] = done
@@ -303,11 +315,38 @@ class OrderManager:
                 log.warning("order %s outcome unknown (%s): looking it up by client id", cid, exc or "timeout")
                 unknown = replace(intent, status=OrderStatus.UNKNOWN, updated_ms=self.clock())
                 await self._finish(intent, unknown)
+                if not look_up:
+                    self._resolve_later(unknown)
+                    return unknown
                 return await self.resolve(unknown)
             return await self._finish(intent, sent)
         finally:
             self._inflight.pop(cid, None)
             done.set_result(None)
+
+    def _resolve_later(self, order: Order) -> None:
+        cid = order.client_id or ""
+        if cid in self._resolving:
+            return
+        task = asyncio.get_running_loop().create_task(self.resolve(order), name=f"resolve-{cid}")
+        self._resolving[cid] = task
+        task.add_done_callback(lambda _: self._resolving.pop(cid, None))
+
+    async def resolve_unknown(self) -> int:
+        """Look up, in the background, every order whose outcome is still unknown (a lost answer, a
+        timeout), without waiting for a restart. Returns how many lookups were started."""
+        started = 0
+        for o in await self.store.orders_with_status([OrderStatus.UNKNOWN]):
+            if o.client_id and o.client_id not in self._resolving and o.client_id not in self._inflight:
+                self._resolve_later(o)
+                started += 1
+        return started
+
+    async def close(self) -> None:
+        tasks = list(self._resolving.values())
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _ensure_leverage(self, ex: Exchange, symbol: str, leverage: int) -> None:
         if self._leverage_set.get((ex.name, symbol)) != leverage:
@@ -367,8 +406,26 @@ class OrderManager:
             await asyncio.wait(pending, timeout=limit_s)
 
     # ---- cancels, closes, leverage (never blocked by limits or state) ----
+    def _note_cancel(self, venue: str, key: str | None, cause: str) -> None:
+        if key:
+            self._cancel_causes[f"{venue}:{key}"] = cause
+            while len(self._cancel_causes) > CANCEL_CAUSES_KEPT:
+                self._cancel_causes.popitem(last=False)
+
+    def cancel_cause(self, order: Order) -> str | None:
+        """Why an order we asked to cancel was cancelled ("cancelled by you", "cancelled by the kill
+        switch"), or None when the cancel was not ours (the venue, the web app, a trigger)."""
+        for key in (order.order_id, order.client_id):
+            if key and (cause := self._cancel_causes.get(f"{order.exchange}:{key}")):
+                return cause
+        window = self._cancel_all_until.get(order.exchange)
+        if window is not None and (window[0] == 0 or self.clock() - window[0] <= CANCEL_ALL_SLACK_MS):
+            return window[1]  # a cancel-all of ours was running, or ended a moment ago
+        return None
+
     async def cancel(self, venue: str, symbol: str, *, order_id: str | None = None,
                      client_id: str | None = None) -> None:
+        self._note_cancel(venue, order_id or client_id, "cancelled by you")
         await self.venue(venue).cancel(symbol, order_id=order_id, client_id=client_id)
         stored = (await self.store.get_order(client_id) if client_id
                   else await self.store.get_order_by_venue_id(venue, order_id or ""))
@@ -376,14 +433,20 @@ class OrderManager:
             await self._finish(stored, replace(stored, status=OrderStatus.CANCELED, reason="cancelled by you",
                                                updated_ms=self.clock()))
 
-    async def cancel_all(self, venue: str, symbol: str | None = None) -> list[Order]:
-        cancelled = await self.venue(venue).cancel_all(symbol)
+    async def cancel_all(self, venue: str, symbol: str | None = None, *, fresh: bool = False,
+                         cause: str = "cancelled by you") -> list[Order]:
+        self._cancel_all_until[venue] = (0, cause)  # open: the venue's reports may beat its answer
+        try:
+            cancelled = await self.venue(venue).cancel_all(symbol, fresh=fresh)
+        finally:
+            self._cancel_all_until[venue] = (self.clock(), cause)
         for o in cancelled:
+            self._note_cancel(venue, o.order_id, cause)
             stored = ((await self.store.get_order(o.client_id)) if o.client_id else None) or (
                 await self.store.get_order_by_venue_id(venue, o.order_id or ""))
             if stored is not None:
                 await self._finish(stored, replace(stored, status=OrderStatus.CANCELED, updated_ms=self.clock(),
-                                                   reason=o.reason or "cancelled"))
+                                                   reason=cause))
         return cancelled
 
     def close_request(self, position: Position, fraction: Decimal = Decimal(1),

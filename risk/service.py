@@ -49,7 +49,8 @@ class Risk:
         return cls(bus, state, pnl, orders, OrderSync(orders), kill, RiskMonitor(orders, pnl, state, kill, config),
                    SafetyNet(orders, bus, clock, config.risk.dead_man_switch.timeout_seconds), config)
 
-    async def start(self, *, loops: bool = True, monitor_interval_s: float = 5.0) -> None:
+    async def start(self, *, loops: bool = True, monitor_interval_s: float = 5.0,
+                    resolve_interval_s: float = 5.0) -> None:
         await self.state.load()
         await self.pnl.load()
         for venue in self.orders.exchanges:
@@ -65,6 +66,8 @@ class Risk:
         for venue in self.orders.exchanges:
             self._spawn(self.sync.run(venue), f"events-{venue}")
         self._spawn(self._every(monitor_interval_s, self.monitor.check_once), "risk-monitor")
+        # orders whose answer was lost are looked up in the background, not at the next restart
+        self._spawn(self._every(resolve_interval_s, self.orders.resolve_unknown), "resolve-unknown")
         dms = self.config.risk.dead_man_switch
         if dms.enabled:
             self._spawn(self._every(dms.refresh_seconds, self.safety.refresh_once), "dead-man-switch")
@@ -104,3 +107,4 @@ class Risk:
                 await t
         self.tasks.clear()
         await self.kill.close()
+        await self.orders.close()

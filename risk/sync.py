@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from exchanges.errors import ExchangeError, OrderNotFoundError
 from exchanges.models import Event, Fill, FillEvent, Order, OrderStatus, OrderUpdate, StreamStatus
-from risk.events import OrderAdopted
+from risk.events import OrderAdopted, OrderResolved
 from risk.order_state import LIVE, merge, with_fills
 from risk.orders import OrderManager
 
@@ -77,6 +77,8 @@ class OrderSync:
                 self._deferred.append(OrderUpdate(report, report.updated_ms))
                 return None, None
             return None, await self._adopt(report)
+        if report.status is OrderStatus.CANCELED and (cause := self.m.cancel_cause(report)) is not None:
+            report = replace(report, reason=cause)  # our own cancel, as the venue reports it
         merged = merge(stored, report)
         if merged is not None:
             await self.m.store.update_order(merged)
@@ -127,8 +129,10 @@ class OrderSync:
                 known = await self._find(venue, f.client_id, f.order_id)
                 if known is None:
                     continue  # fills of adopted orders are stored once the order row exists (below)
-                _, _, new = await self._fill(f)
+                before, after, new = await self._fill(f)
                 added += new
+                if new:  # found at start (the bot was down when it happened): told like any other fill
+                    self._tell(FillEvent(f), before, after, True)
             venue_ids = {o.order_id for o in open_orders}
             for o in open_orders:
                 stored = await self._find(venue, o.client_id, o.order_id)
@@ -157,10 +161,14 @@ class OrderSync:
         except OrderNotFoundError:
             if order.status is OrderStatus.PENDING:
                 gone = replace(order, status=OrderStatus.REJECTED, updated_ms=self.m.clock(),
-                               reason="never reached the venue (bot stopped before sending)")
-                return await self.m._finish(order, gone)
+                               reason="never reached the venue (the bot stopped before sending it)")
+                settled = await self.m._finish(order, gone)
+                self.m.bus.publish(OrderResolved(settled, "not on the venue", self.m.clock()))
+                return settled
             return await self.m.resolve(order)
         except ExchangeError as exc:
             log.warning("could not settle %s: %s", order.client_id, exc)
             return order
-        return await self.m._finish(order, found)
+        settled = await self.m._finish(order, found)
+        self.m.bus.publish(OrderResolved(settled, "found on the venue", self.m.clock()))
+        return settled

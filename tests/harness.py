@@ -26,7 +26,8 @@ def make_config(**sections: Any) -> Config:
                                         "max_position_size_usd": 1_000_000}},
         "risk": {"daily_loss_limit": 500, "max_drawdown_percent": 50, "position_size_limit": 1,
                  "correlation_limit": 1, "max_orders_per_minute": 100_000},
-        "kill": {"flatten": "always", "retry_attempts": 3, "retry_backoff_seconds": "0.01"},
+        "kill": {"flatten": "always", "retry_attempts": 3, "retry_backoff_seconds": "0.01",
+                 "first_report_seconds": "0.5"},
     }
     for key, value in sections.items():
         if isinstance(value, dict) and isinstance(raw.get(key), dict):

@@ -30,7 +30,7 @@ async def test_a_fill_reaches_the_phone_within_a_second(tmp_path):
         t = await rig.trader.wait(lambda t: any("Filled" in x for x in texts(t)), within=5)
         assert time.monotonic() - t0 < 1.0
         [alert] = [x for x in texts(t) if "Filled" in x]
-        assert "BUY 0.5 ETH on paper" in alert and "avg 3,450" in alert and "position now +0.5" in alert
+        assert "BUY 0.5 ETH on paper" in alert and "avg 3,450" in alert and "position after: +0.5" in alert
 
 
 async def test_a_hundred_fills_in_a_burst_arrive_as_few_messages_with_exact_totals(tmp_path):

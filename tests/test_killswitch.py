@@ -64,21 +64,23 @@ async def test_kill_cancels_and_flattens_every_venue_and_refuses_new_orders(two)
 
 
 async def test_kill_completes_on_one_venue_while_the_other_is_down(two):
-    two.risk.kill.background_retry_s = 0.01
+    two.risk.kill.max_backoff_s = 0.05
     down = two.venues["paper2"]
     down.faults.down = True
     notices = []
     two.risk.bus.subscribe(notices.append)
-    report = await two.risk.kill.fire("test", "user:1")
+    report = await two.risk.kill.fire("test", "user:1")  # the first report comes while paper2 is down
     good, bad = sorted(report.venues, key=lambda v: v.venue)
     assert good.ok and good.cancelled == 20 and await two.venues["paper"].positions() == []
     assert not bad.ok and "paper venue is down" in bad.failures[0]
-    assert report.retrying == ("paper2",)
-    down.faults.down = False  # it comes back: the background retry finishes the job
-    for _ in range(200):
-        if any(isinstance(n, KillReport) and n.flatten == "retry" for n in notices):
+    assert report.retrying == ("paper2",) and not report.final
+    down.faults.down = False  # it comes back: the worker finishes the job
+    for _ in range(500):
+        if any(isinstance(n, KillReport) and n.final for n in notices):
             break
         await asyncio.sleep(0.01)
+    [final] = [n for n in notices if isinstance(n, KillReport) and n.final]
+    assert final.kill_id == report.kill_id and final.ok and final.retrying == ()
     assert await down.open_orders() == [] and await down.positions() == []
 
 

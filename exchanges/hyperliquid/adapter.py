@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 VENUE = "hyperliquid"
 TIF = {TimeInForce.GTC: "Gtc", TimeInForce.IOC: "Ioc", TimeInForce.ALO: "Alo"}
 TRIGGER_SLIPPAGE = Decimal("0.10")
-MIDS_STALE_MS = 5_000
 
 
 def _now_ms() -> int:
@@ -62,8 +61,8 @@ class HyperliquidExchange(StreamFeed, Exchange):
 
     def __init__(self, *, api_url: str, ws_url: str, account_address: str, secret_key: str, is_mainnet: bool,
                  vault_address: str | None = None, weight_per_minute: int = 1200, clock: Callable[[], int] = _now_ms,
-                 stall_s: float = 60.0, ping_s: float = 50.0, default_slippage: Decimal = Decimal("0.05"),
-                 timeout_s: float = 10.0):
+                 stall_s: float = 30.0, ping_s: float = 50.0, default_slippage: Decimal = Decimal("0.05"),
+                 timeout_s: float = 10.0, probe_s: float = 2.0, down_poll_s: float = 5.0):
         self.http = HyperliquidHttp(api_url, weight_per_minute=weight_per_minute, timeout_s=timeout_s)
         self.ws_url = ws_url
         self.signer = Signer(secret_key)
@@ -83,13 +82,16 @@ class HyperliquidExchange(StreamFeed, Exchange):
             {"type": "userEvents", "user": self.user}, {"type": "userFundings", "user": self.user},
             {"type": "clearinghouseState", "user": self.user}, {"type": "spotState", "user": self.user},
             {"type": "openOrders", "user": self.user},
-        ], self._on_message, self._on_state, stall_s=stall_s, ping_s=ping_s)
+        ], self._on_message, self._on_state, stall_s=stall_s, ping_s=ping_s, first_data_s=max(5.0, 2 * probe_s))
+        self.probe_s, self.down_poll_s = probe_s, down_poll_s
+        self._tasks: set[asyncio.Task[None]] = set()
         self._stream_task: asyncio.Task[None] | None = None
         self._last_fill_ms = 0
         self._seen_fills: set[str] = set()
         self._was_down = False
         self._open_seen: dict[str, str] = {}  # order id -> symbol
-        self.reads = Reads(self.http.info, clock, self._stream.connected.is_set)
+        # a push is trusted for a probe interval and a half after its feed spoke or a probe agreed
+        self.reads = Reads(self.http.info, clock, self._stream.connected.is_set, trust_ms=int(probe_s * 1500))
         # coin -> latest l2Book from the stream, parsed when first read (the venue sends one every block)
         self._books: dict[str, dict[str, Any] | OrderBook] = {}
 
@@ -101,10 +103,12 @@ class HyperliquidExchange(StreamFeed, Exchange):
         await self._load_markets()
         if self._stream_task is None:
             self._stream_task = asyncio.create_task(self._stream.run(), name="hyperliquid-stream")
+            self._keep(self._probe_loop())
             with contextlib.suppress(TimeoutError):
                 await within(self._stream.connected.wait(), 10)
 
     async def close(self) -> None:
+        await self.close_feed()
         await self._stream.close()
         if self._stream_task is not None:
             self._stream_task.cancel()
@@ -133,8 +137,10 @@ class HyperliquidExchange(StreamFeed, Exchange):
         return m
 
     def _mids_fresh(self) -> bool:
-        # the venue sends allMids as prices move; one unheard of for MIDS_STALE_MS is checked over REST
-        return bool(self._mids) and self._stream.connected.is_set() and self.clock() - self._mids_ms < MIDS_STALE_MS
+        # the venue sends allMids as prices move; mids unheard of (and unprobed) for a trust window are
+        # checked over REST
+        return (bool(self._mids) and self._stream.connected.is_set()
+                and self.clock() - self._mids_ms <= self.reads.trust_ms)
 
     def reads_in_memory(self, symbol: str | None = None) -> bool:
         if not (self._mids_fresh() and self.reads.in_memory("clearinghouseState", "spotClearinghouseState")):
@@ -161,7 +167,7 @@ class HyperliquidExchange(StreamFeed, Exchange):
 
     async def order_book(self, symbol: str, depth: int = 20) -> OrderBook:
         m = await self._market(symbol)
-        book = self._books.get(m.native) if self._stream.connected.is_set() else None
+        book = self._books.get(m.native) if self._mids_fresh() else None
         if isinstance(book, dict):
             try:
                 book = self._books[m.native] = parse.parse_book(book, symbol)
@@ -192,21 +198,23 @@ class HyperliquidExchange(StreamFeed, Exchange):
         return FundingRate(VENUE, symbol, Decimal(ctx["funding"]), 1, mark=Decimal(ctx["markPx"]))
 
     # ---- account ----
-    async def _clearinghouse(self) -> dict[str, Any]:
-        return await self.reads.read("clearinghouseState", {"type": "clearinghouseState", "user": self.user}, 1000)  # type: ignore[no-any-return]
+    async def _clearinghouse(self, fresh: bool = False) -> dict[str, Any]:
+        return await self.reads.read("clearinghouseState", {"type": "clearinghouseState", "user": self.user},  # type: ignore[no-any-return]
+                                     1000, fresh=fresh)
 
-    async def balances(self) -> AccountBalances:
+    async def balances(self, *, fresh: bool = False) -> AccountBalances:
         spot_q = {"type": "spotClearinghouseState", "user": self.user}
         ch, spot, mids = await gather_reads(
-            self._clearinghouse(), self.reads.read("spotClearinghouseState", spot_q, 1000), self.mids(),
-            in_memory=self.reads_in_memory())
+            self._clearinghouse(fresh), self.reads.read("spotClearinghouseState", spot_q, 1000, fresh=fresh),
+            self.mids(), in_memory=not fresh and self.reads_in_memory())
         return parse.parse_balances(ch, spot, mids, ts_ms=self.clock())
 
-    async def positions(self) -> list[Position]:
-        return parse.parse_positions(await self._clearinghouse(), self._by_coin)
+    async def positions(self, *, fresh: bool = False) -> list[Position]:
+        return parse.parse_positions(await self._clearinghouse(fresh), self._by_coin)
 
-    async def open_orders(self) -> list[Order]:
-        raw = await self.reads.read("frontendOpenOrders", {"type": "frontendOpenOrders", "user": self.user}, 0)
+    async def open_orders(self, *, fresh: bool = False) -> list[Order]:
+        raw = await self.reads.read("frontendOpenOrders", {"type": "frontendOpenOrders", "user": self.user}, 0,
+                                    fresh=fresh)
         out = []
         for o in raw:
             out.append(parse.parse_order(o, self._by_coin))
@@ -307,8 +315,8 @@ class HyperliquidExchange(StreamFeed, Exchange):
         if status != "success":
             raise map_error(str(status.get("error", status)))
 
-    async def cancel_all(self, symbol: str | None = None) -> list[Order]:
-        orders = [o for o in await self.open_orders() if symbol in (None, o.symbol) and o.order_id]
+    async def cancel_all(self, symbol: str | None = None, *, fresh: bool = False) -> list[Order]:
+        orders = [o for o in await self.open_orders(fresh=fresh) if symbol in (None, o.symbol) and o.order_id]
         if not orders:
             return []
         cancels = [{"a": self._markets[o.symbol].asset_id, "o": int(o.order_id)} for o in orders]  # type: ignore[arg-type]

@@ -4,6 +4,11 @@ Fills are emitted once (snapshots that replay history are marked, so they are no
 order updates are passed on and the orders known to be open are tracked; the account-state feeds go
 to the reads; after a gap, fills, open orders and the final state of orders that closed meanwhile
 are fetched over REST, so nothing is missed.
+
+A quiet feed is not trusted on its word: every `probe_s` the prices and account feeds that have
+said nothing for that long are checked against the venue over REST (weight 2 each). A probe that
+agrees keeps the pushed state trusted; one that finds the venue ahead of the feed (a fill, a
+position, a price the stream never told) restarts the stream, whose backfill then fetches the rest.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from exchanges.errors import ExchangeError, OrderNotFoundError
 from exchanges.hyperliquid import parse
+from exchanges.hyperliquid.http import HyperliquidHttp
 from exchanges.hyperliquid.reads import PUSHED, Reads, orders_reported
 from exchanges.hyperliquid.stream import StreamClient
 from exchanges.models import (
@@ -37,6 +43,21 @@ log = logging.getLogger(__name__)
 VENUE = parse.VENUE
 
 
+def _positions(state: Any) -> tuple[Any, ...]:
+    ps = sorted((p["position"]["coin"], Decimal(p["position"]["szi"])) for p in state.get("assetPositions", []))
+    return (tuple(ps), Decimal(state.get("crossMarginSummary", state.get("marginSummary", {})).get("totalRawUsd",
+                                                                                                  "0")))
+
+
+def _spot(state: Any) -> tuple[Any, ...]:
+    return tuple(sorted((b["coin"], Decimal(b["total"])) for b in state.get("balances", [])))
+
+
+# what a probe compares: what only trading, funding or transfers change (not marks, which move on their own)
+_SAME = {"clearinghouseState": lambda a, b: _positions(a) == _positions(b),
+         "spotClearinghouseState": lambda a, b: _spot(a) == _spot(b)}
+
+
 class StreamFeed:
     clock: Callable[[], int]
     reads: Reads
@@ -50,6 +71,11 @@ class StreamFeed:
     _seen_fills: set[str]
     _was_down: bool
     _open_seen: dict[str, str]
+    probe_s: float
+    down_poll_s: float
+    _tasks: set[asyncio.Task[None]]
+    http: HyperliquidHttp
+    user: str
 
     if TYPE_CHECKING:
         async def fills(self, since_ms: int) -> list[Fill]: ...
@@ -66,7 +92,55 @@ class StreamFeed:
             self._was_down = True
         elif self._was_down:
             self._was_down = False
-            asyncio.get_running_loop().create_task(self._backfill())
+            self._keep(self._backfill())
+
+    def _keep(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- probes of quiet feeds ----
+    async def _probe_loop(self) -> None:
+        """Probes while the stream is up; while it is down (or never came up), fills are fetched over
+        REST every down_poll_s, so a fill is stored and told without waiting for the stream."""
+        last_poll = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.probe_s / 2)
+            if not self._stream.connected.is_set():
+                if loop.time() - last_poll >= self.down_poll_s:
+                    last_poll = loop.time()
+                    await self._fills_since_last()
+                continue
+            try:
+                behind = await self.probe_once()
+            except ExchangeError as exc:  # the venue cannot be asked now: the pushes just stay untrusted
+                log.info("probe of the quiet stream failed: %s", exc)
+                continue
+            if behind:
+                await self._stream.restart(f"stalled: the {behind} feed fell behind the venue")
+
+    async def probe_once(self) -> str | None:
+        """Check every feed quiet for probe_s against REST. Returns the first feed found behind."""
+        quiet_ms = int(self.probe_s * 1000)
+        for feed, (key, _) in (("clearinghouseState", PUSHED["clearinghouseState"]),
+                               ("spotState", PUSHED["spotState"])):
+            quiet = self.reads.quiet_ms(key)
+            if quiet is not None and quiet >= quiet_ms:
+                if await self.reads.probe(key, {"type": key, "user": self.user}, _SAME[key]) is False:
+                    return feed
+        silent = self._stream.quiet_s("allMids")
+        if self._mids and (silent is None or silent * 1000 >= quiet_ms) and self.clock() - self._mids_ms >= quiet_ms:
+            asked = self.clock()
+            raw = await self.http.info({"type": "allMids"})
+            if self._mids_ms > asked:
+                return None  # a push arrived while we asked
+            mids = parse.parse_mids(raw, self._by_coin)
+            if mids != self._mids:
+                self._mids, self._mids_ms = mids, self.clock()
+                return "allMids"
+            self._mids_ms = self.clock()
+        return None
 
     async def _on_message(self, channel: str, data: Any) -> None:
         if channel in PUSHED:
@@ -125,6 +199,13 @@ class StreamFeed:
         else:
             self._open_seen.pop(order.order_id, None)
 
+    async def _fills_since_last(self) -> None:
+        try:
+            for fill in await self.fills(max(0, self._last_fill_ms - 1)):
+                self._emit_fill(fill, snapshot=False)
+        except ExchangeError as exc:
+            log.info("fills over REST while the stream is down: %s", exc)
+
     async def _backfill(self) -> None:
         """After a gap: fills since the last one seen, the state of every order still open, and the
         final state of every order that was open before and is not any more (filled, cancelled by the
@@ -147,6 +228,12 @@ class StreamFeed:
                 self._queue.put_nowait(OrderUpdate(order, self.clock()))
         except ExchangeError as exc:
             log.warning("backfill after reconnect failed: %s", exc)
+
+    async def close_feed(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
 
     async def events(self) -> AsyncIterator[Event]:  # type: ignore[override]
         while True:

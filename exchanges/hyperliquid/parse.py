@@ -193,6 +193,7 @@ def parse_fill(f: dict[str, Any], by_coin: dict[str, Market], venue: str = VENUE
         side=side_of(f["side"]), price=d(f["px"]), size=d(f["sz"]), fee=d(f["fee"]), ts_ms=int(f["time"]),
         client_id=f.get("cloid"), fee_asset=f.get("feeToken", "USDC"), realized_pnl=d(f.get("closedPnl", "0")),
         is_maker=not f.get("crossed", True), liquidation=bool(f.get("liquidation")),
+        start_position=d(f["startPosition"]) if f.get("startPosition") is not None else None,
     )
 
 

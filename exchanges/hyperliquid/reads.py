@@ -11,6 +11,11 @@ after an action, pushes are not trusted until the stream has reported every orde
 order id or client id; the venue sends those updates before the state that follows), or a second
 has passed. Updates that beat the HTTP answer count too.
 REST reads keep one request in flight per key and reuse the answer briefly.
+
+A push is only as good as the feed that carried it: it is trusted while that very subscription has
+spoken within `trust_ms`, or a REST probe since its last message found the venue agreeing with it
+(`probe()`). A quiet feed is not a live one. `fresh=True` reads (the kill switch, its verification)
+always ask the venue.
 """
 
 from __future__ import annotations
@@ -27,15 +32,18 @@ PUSHED = {"clearinghouseState": ("clearinghouseState", "clearinghouseState"),
 ACCOUNT_KEYS = ("clearinghouseState", "spotClearinghouseState", "frontendOpenOrders")
 AWAIT_UPDATES_MS = 1000
 REMEMBER_REPORTED = 4096
+TRUST_MS = 3000  # a push is trusted this long after its feed last spoke (or a probe agreed with it)
 
 
 class Reads:
     def __init__(self, fetch: Callable[[dict[str, Any]], Awaitable[Any]], clock: Callable[[], int],
-                 live: Callable[[], bool]):
+                 live: Callable[[], bool], *, trust_ms: int = TRUST_MS):
         self._fetch = fetch
         self._clock = clock
         self._live = live  # the stream is connected: pushed state is being kept current
+        self.trust_ms = trust_ms
         self._pushed: dict[str, Any] = {}  # REST key -> the state as last pushed, while not stale
+        self._vouched: dict[str, int] = {}  # REST key -> when its feed last spoke or a probe agreed (ms)
         self._cache: dict[str, tuple[int, Any]] = {}  # key -> (fetched at ms, value)
         self._flight: dict[str, asyncio.Future[Any]] = {}
         self._epoch = 0  # counts changes: an answer fetched across one is not kept
@@ -53,6 +61,7 @@ class Reads:
             return  # may predate our own action: wait for the state after its order updates
         if data.get("dex", "") == "" and field in data:
             self._pushed[key] = data[field]
+            self._vouched[key] = self._clock()
             self._cache.pop(key, None)
 
     def changed(self) -> None:
@@ -84,15 +93,48 @@ class Reads:
 
     def stream_lost(self) -> None:
         self._pushed.clear()  # the feeds send the whole state again on resubscribe
+        self._vouched.clear()
         self._awaited.clear()
 
+    def trusted(self, key: str) -> bool:
+        """The pushed state of `key` may answer a read: the stream is up, nothing newer is known, and
+        its feed spoke (or a probe agreed with it) within trust_ms."""
+        return (self._live() and key in self._pushed
+                and self._clock() - self._vouched.get(key, 0) <= self.trust_ms)
+
     def in_memory(self, *keys: str) -> bool:
-        return self._live() and all(k in self._pushed for k in keys)
+        return all(self.trusted(k) for k in keys)
+
+    def quiet_ms(self, key: str) -> int | None:
+        """How long the pushed state of `key` has gone unconfirmed (None: nothing pushed to check)."""
+        if key not in self._pushed:
+            return None
+        return self._clock() - self._vouched.get(key, 0)
+
+    async def probe(self, key: str, payload: dict[str, Any], same: Callable[[Any, Any], bool]) -> bool | None:
+        """Ask the venue whether a quiet feed's last push still holds. True: it does (trusted again);
+        False: the venue knows something the feed never said (it is behind); None: nothing to check,
+        or the feed spoke meanwhile."""
+        pushed, asked = self._pushed.get(key), self._clock()
+        if pushed is None:
+            return None
+        value = await self._fetch(payload)
+        if self._pushed.get(key) is not pushed or self._vouched.get(key, 0) > asked:
+            return None  # a newer push (or a change) arrived while we asked
+        if same(pushed, value):
+            self._vouched[key] = self._clock()
+            return True
+        self._cache[key] = (self._clock(), value)
+        return False
 
     # ---- reads ----
-    async def read(self, key: str, payload: dict[str, Any], ttl_ms: int) -> Any:
+    async def read(self, key: str, payload: dict[str, Any], ttl_ms: int, *, fresh: bool = False) -> Any:
+        """The state of `key`: pushed if trusted, else a REST answer (shared while in flight, reused for
+        ttl_ms). `fresh`: ask the venue now, whatever is held."""
+        if fresh:
+            return await self._ask(key, payload)
         live = self._live()
-        if live and key in self._pushed:
+        if self.trusted(key):
             return self._pushed[key]
         hit = self._cache.get(key)
         if hit is not None and live and self._clock() - hit[0] <= ttl_ms:
@@ -100,8 +142,11 @@ class Reads:
         pending = self._flight.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
+        return await self._ask(key, payload)
+
+    async def _ask(self, key: str, payload: dict[str, Any]) -> Any:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._flight[key] = fut
+        self._flight[key] = fut  # later readers share this answer: it is at least as new as they are
         epoch = self._epoch
         try:
             value = await self._fetch(payload)
@@ -114,7 +159,8 @@ class Reads:
             fut.exception()  # retrieved: waiters get it, nobody logs it as lost
             raise
         finally:
-            self._flight.pop(key, None)
+            if self._flight.get(key) is fut:
+                self._flight.pop(key, None)
 
 
 def orders_touched(action: dict[str, Any], resp: Any) -> list[int | str]:
