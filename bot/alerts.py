@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from decimal import Decimal
 
-from bot.notifier import Notifier
+from bot.notifier import REPLIES, Notifier
 from exchanges.models import (
     Event,
     Fill,
@@ -25,7 +25,7 @@ from exchanges.models import (
     StreamStatus,
 )
 from handlers.render import esc, fmt_num, fmt_usd
-from handlers.views import kill_view
+from handlers.views import kill_view, order_result_view
 from risk.events import (
     KillReport,
     LimitBreached,
@@ -33,8 +33,10 @@ from risk.events import (
     Notice,
     NoticeBatch,
     OrderAdopted,
+    OrderResolved,
     SafetyNetRefused,
     StateChanged,
+    TradingState,
 )
 from risk.service import Risk
 
@@ -169,6 +171,17 @@ class AlertRouter:
 
     # ---- risk notices ----
     def on_notice(self, notice: Notice | NoticeBatch) -> None:
+        notices = notice.notices if isinstance(notice, NoticeBatch) else (notice,)
+        for n in notices:
+            if isinstance(n, OrderResolved):
+                self._spawn(self._order_resolved(n))
+        kill = next((n for n in notices if isinstance(n, KillReport)), None)
+        if kill is not None:
+            # one message per kill: the state change it made and what led to it go into the report
+            others = [n for n in notices if n is not kill and not (isinstance(n, StateChanged)
+                                                                    and n.new is TradingState.HALTED)]
+            self._spawn(self._kill(kill, [t for n in others if (t := self.describe(n))]))
+            return
         if isinstance(notice, NoticeBatch):
             texts = [t for n in notice.notices if (t := self.describe(n))]
             if texts:
@@ -181,6 +194,41 @@ class AlertRouter:
             kind, text = described
             self._spawn(self.n.alert(kind, text, risk=isinstance(notice, LossWarning | LimitBreached)
                                      or (isinstance(notice, StateChanged) and notice.new.value != "ACTIVE")))
+
+    async def _kill(self, report: KillReport, before: list[tuple[str, str]]) -> None:
+        """The kill report: as a reply where it was asked for (always delivered), as a risk alert to the
+        other alert chats. The final report edits the first in place."""
+        text = "\n\n".join([t for _, t in before] + [kill_view(report)])
+        buttons = [[("Flatten all now", "kf:yes"), ("Keep positions", "kf:no")]] if (
+            report.flatten == "ask" and report.kept_positions) else []
+        key = f"kill:{report.kill_id}"
+        reply_chat, _, reply_msg = (report.reply_to or "").partition(":")
+        edit = {"edit_of": key} if report.follow_up else {}
+        dedupe = f"{key}:final" if edit else key
+        if reply_chat:
+            await self.n.alert(REPLIES, text, chats=[reply_chat], buttons=buttons, dedupe_key=dedupe,
+                               edit_message=int(reply_msg) if reply_msg and not edit else None, **edit)
+        others = [c for c in self.n.chats if c != reply_chat]
+        if others:
+            await self.n.alert("risk", text, chats=others, buttons=buttons, dedupe_key=dedupe, **edit)
+
+    async def _order_resolved(self, n: OrderResolved) -> None:
+        """An order whose fate was unknown (a lost answer, a restart) is settled: say so where its preview
+        was confirmed, so no preview is left showing a question the venue has answered."""
+        o = n.order
+        extra = await self.risk.orders.store.order_extra(o.client_id or "")
+        chat, message = extra.get("chat_id"), extra.get("message_id")
+        if chat is None or message is None:
+            return
+        try:
+            market = await self.risk.orders.venue(o.exchange).market(o.symbol)
+        except Exception:  # the result goes out with plain numbers rather than not at all
+            market = None
+        text = order_result_view(o, market, str(extra.get("what") or "order"))
+        if o.status is OrderStatus.REJECTED and "never reached" in (o.reason or ""):
+            text += "\nNothing was sent to the venue; send the command again if you still want it."
+        await self.n.alert(REPLIES, text, chats=[str(chat)], edit_message=int(message), buttons=[],
+                           dedupe_key=f"result:{o.client_id}:{o.status.value}")
 
     def describe(self, notice: Notice) -> tuple[str, str] | None:
         """(alert kind, HTML text) for a risk notice."""

@@ -53,6 +53,7 @@ def build_exchanges(config: Config, clock: Callable[[], int] | None = None) -> d
             api_url=hl.api_url, ws_url=hl.stream_url, account_address=hl.account_address,
             secret_key=hl.secret_key.get_secret_value(), vault_address=hl.vault_address, is_mainnet=not hl.testnet,
             weight_per_minute=hl.rate_limit.requests_per_minute, default_slippage=config.trading.default_slippage,
+            probe_s=float(hl.stream.probe_seconds), stall_s=float(hl.stream.stall_seconds),
             **({"clock": clock} if clock else {}),
         )
     if ex.aster.enabled:

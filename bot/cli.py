@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 from bot.config import ConfigError, LoadedConfig, example_text, load_config, summary
+from bot.files import private_file
 
 EXIT_CONFIG = 2
+# chatty libraries: httpx logs every request line (one per Telegram long poll); -v shows them again
+_QUIET_AT_INFO = ("httpx", "httpcore")
 
 
 def _load(path: str | None) -> LoadedConfig:
@@ -43,12 +46,25 @@ def cmd_init_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _setup_logging(verbose: bool, log_file: str | None) -> None:
+    handler: logging.Handler
+    if log_file is None:
+        handler = logging.StreamHandler()
+    else:
+        private_file(log_file)  # before the handler opens it, so it is never world-readable
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler],
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        for name in _QUIET_AT_INFO:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import App, StartupError
 
     loaded = _load(args.config)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _setup_logging(args.verbose, args.log_file)
     try:
         app = App(loaded.config)
     except StartupError as exc:
@@ -63,7 +79,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the bot until SIGINT/SIGTERM")
     run.add_argument("--config", help="config file (default: ./config.json, else the embedded paper-trading default)")
-    run.add_argument("-v", "--verbose", action="store_true")
+    run.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG, library requests included")
+    run.add_argument("--log-file", metavar="PATH",
+                     help="append the log to PATH (created 0600) instead of writing it to stderr")
     run.set_defaults(func=cmd_run)
     check = sub.add_parser("check-config", help="validate a config file and print a summary, secrets redacted")
     check.add_argument("--config", help="config file (default: ./config.json, else the embedded default)")

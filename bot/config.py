@@ -16,9 +16,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from bot.config_schema import SECRET_FIELDS, Config
+from bot.logsafe import register_secrets
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -107,17 +108,35 @@ def _describe(err: dict[str, Any]) -> str:
     return f"{where}: must be {msg}{got}"
 
 
+def _secret_values(node: Any) -> list[str]:
+    if isinstance(node, SecretStr):
+        return [node.get_secret_value()]
+    if isinstance(node, BaseModel):
+        return [s for name in type(node).model_fields for s in _secret_values(getattr(node, name))]
+    if isinstance(node, list | tuple):
+        return [s for item in node for s in _secret_values(item)]
+    if isinstance(node, dict):
+        return [s for item in node.values() for s in _secret_values(item)]
+    return []
+
+
 def parse_config(raw: dict[str, Any], env: dict[str, str] | None = None) -> tuple[Config, list[str]]:
-    """Validate an already-decoded config. Returns the config and the paths of literal secrets."""
+    """Validate an already-decoded config. Returns the config and the paths of literal secrets.
+
+    Its secrets are masked in every log from here on: whatever builds a config (the CLI, a test, a
+    script) gets a bot whose logs cannot show them.
+    """
     errors: list[str] = []
     literal: list[str] = []
     data = _substitute(raw, (), dict(os.environ) if env is None else env, errors, literal)
     if errors:
         raise ConfigError(errors)
     try:
-        return Config.model_validate(data), literal
+        config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError([_describe(e) for e in exc.errors()]) from None
+    register_secrets(*_secret_values(config))
+    return config, literal
 
 
 def load_config(path: str | Path | None, env: dict[str, str] | None = None) -> LoadedConfig:
@@ -140,15 +159,15 @@ def load_config(path: str | Path | None, env: dict[str, str] | None = None) -> L
     if not isinstance(raw, dict):
         raise ConfigError([f"{where}: the top level must be a JSON object"])
     config, literal = parse_config(raw, env)
-    warnings = []
     if path is not None and literal:
-        mode = os.stat(path).st_mode
+        mode = stat.S_IMODE(os.stat(path).st_mode)
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            warnings.append(
-                f"{where} holds literal secrets ({', '.join(literal)}) and is readable by other users:"
-                f" run 'chmod 600 {where}' or supply them as ${{ENV_VAR}}"
-            )
-    return LoadedConfig(config, where, warnings)
+            # refused, not warned: a warning scrolls by while the keys stay readable to every local user
+            raise ConfigError([
+                f"{where} holds literal secrets ({', '.join(literal)}) and other users can access it"
+                f" (mode {mode:04o}): run 'chmod 600 {where}', or supply the secrets as ${{ENV_VAR}}"
+            ])
+    return LoadedConfig(config, where)
 
 
 def _redact(secret: Any) -> str:

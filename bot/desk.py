@@ -151,11 +151,12 @@ class Desk:
         status, _ = await self.store.consume_confirmation(c.token, c.user_id, self.clock())
         return None if status == "ok" else Outcome(status, c.kind)
 
-    async def act(self, c: Confirmation, origin: str) -> Outcome:
-        """Do what a claimed token confirms."""
+    async def act(self, c: Confirmation, origin: str, *, shown_at: dict[str, Any] | None = None) -> Outcome:
+        """Do what a claimed token confirms. `shown_at`: where the preview is (kept with the order, so
+        its result can be told there if it is only known later, e.g. after a restart)."""
         if c.kind == "order":
             try:
-                return await self._confirm_order(c, origin)
+                return await self._confirm_order(c, origin, shown_at)
             except BaseException:
                 self._taken.discard(c.token)  # failed before the intent used it: it may be pressed again
                 raise
@@ -179,7 +180,7 @@ class Desk:
             return Outcome("done", c.kind, detail="Trading resumed." if changed else "Trading was already active.")
         return Outcome("unknown", c.kind)
 
-    async def _confirm_order(self, c: Confirmation, origin: str) -> Outcome:
+    async def _confirm_order(self, c: Confirmation, origin: str, shown_at: dict[str, Any] | None) -> Outcome:
         req = request_from_dict(c.payload["request"])
         quoted = Decimal(c.payload["est_price"])
         pv = await self.risk.orders.preview(req)
@@ -193,7 +194,8 @@ class Desk:
             return Outcome("requote", c.kind, preview=pv, token=token, detail=c.payload.get("what", ""))
         try:  # the token is used in the intent's own transaction: one trip to the database, not two
             placed = await self.risk.orders.execute(
-                pv, origin=origin, also=self.store.token_use(c.token, c.user_id, self.clock()))
+                pv, origin=origin, also=self.store.token_use(c.token, c.user_id, self.clock()),
+                extra={**shown_at, "what": c.payload.get("what", "")} if shown_at else None)
         except OrderRefused:
             return await self._use(c) or Outcome("refused", c.kind, preview=pv, detail=c.payload.get("what", ""))
         except TokenRefused as exc:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from bot.config_schema import Config
 from bot.cron import Cron
-from bot.notifier import Notifier
+from bot.notifier import REPLIES, Notifier
 from bot.services import Services
 from handlers.render import esc, fmt_num
 from handlers.views import pnl_view
@@ -46,6 +46,7 @@ class Jobs:
         await self._run("liquidation watch", self.liquidation_watch)
         await self._run("margin watch", self.margin_watch)
         await self._run("stream watchdog", self.stream_watchdog)
+        await self._run("expired previews", self.expired_previews)
 
     async def _run(self, name: str, job: Callable[[], object]) -> None:
         try:
@@ -94,6 +95,14 @@ class Jobs:
                 await self.n.alert("risk", f"🚨 <b>Margin usage {esc(fmt_num(used, 1))}%</b> on {esc(r.venue)}"
                                            f" (warning at {esc(fmt_num(self.margin_percent))}%): little room before"
                                            " liquidation.", risk=True, dedupe_key=f"{key}:{hour}")
+
+    async def expired_previews(self) -> None:
+        """A preview whose quote expired unused loses its buttons (a press would only be refused)."""
+        store = self.s.store
+        for token, chat, message in await store.expired_previews(self.clock()):
+            await self.n.alert(REPLIES, "", chats=[str(chat)], edit_message=message, markup_only=True, buttons=[],
+                               dedupe_key=f"expired:{token}")
+            await store.preview_closed(token)
 
     async def stream_watchdog(self) -> None:
         now = self.clock()

@@ -19,6 +19,10 @@ from exchanges.aio import within
 
 log = logging.getLogger(__name__)
 KINDS = ("fills", "orders", "risk", "streams", "reports")
+# answers to the trader's own commands and presses (an order's result, the kill report, a reply that
+# Telegram did not take): always delivered, never summarised with others, whatever the alert modes
+REPLIES = "replies"
+Buttons = list[list[tuple[str, str]]]  # rows of (label, callback data)
 SUMMARY_LIMIT = 3500  # characters of one summary message: well under Telegram's 4096
 Send = Callable[[OutboxItem], Awaitable[int | None]]  # returns the Telegram message id
 
@@ -60,13 +64,28 @@ class Notifier:
         await self.store.set_state(f"alerts.{kind}", mode, self.clock())
 
     async def alert(self, kind: str, text: str, *, dedupe_key: str | None = None, risk: bool = False,
-                    payload: dict[str, Any] | None = None) -> int:
-        """Queue an alert for every chat; returns how many were queued (0 when off or a duplicate)."""
-        mode = self.modes.get(kind, "on")
+                    payload: dict[str, Any] | None = None, chats: list[str] | None = None,
+                    buttons: Buttons | None = None, edit_of: str | None = None,
+                    edit_message: int | None = None, markup_only: bool = False) -> int:
+        """Queue an alert for every chat (or `chats`); returns how many were queued (0 when off or a
+        duplicate). `buttons` replace the KILL button; `edit_of` (another item's dedupe key) or
+        `edit_message` edit that message in place instead of sending a new one (`markup_only`: only
+        its buttons)."""
+        mode = "on" if kind == REPLIES else self.modes.get(kind, "on")
         if mode == "off":
             return 0
+        extra: dict[str, Any] = {}
+        if buttons is not None:
+            extra["buttons"] = [[list(b) for b in row] for row in buttons]
+        if edit_of is not None:
+            extra["edit_of"] = edit_of
+        if edit_message is not None:
+            extra["edit_message"] = edit_message
+        if markup_only:
+            extra["markup_only"] = True
+        payload = {**(payload or {}), **extra}
         queued = 0
-        for chat in self.chats:
+        for chat in self.chats if chats is None else chats:
             key = f"{dedupe_key}@{chat}" if dedupe_key else None
             item = await self.store.outbox_add(self.clock(), chat, kind, text, silent=mode == "silent",
                                                payload={**(payload or {}), "risk": risk}, dedupe_key=key)
@@ -106,8 +125,11 @@ class Notifier:
         latest: dict[str, list[OutboxItem]] = {}  # each chat is its own ordered stream
         for item in pending:
             last = latest.get(item.chat_id)
+            if not _plain(item):
+                latest.pop(item.chat_id, None)  # an answer or an edit goes alone, in its place in the order
+                groups.append([item])
+                continue
             if (last is not None and last[0].kind == item.kind
-                    and "chart_days" not in item.payload and "chart_days" not in last[0].payload
                     and sum(len(x.text) + 2 for x in last) + len(item.text) < SUMMARY_LIMIT):
                 last.append(item)
             else:
@@ -122,6 +144,13 @@ class Notifier:
         if gap > 0:
             await asyncio.sleep(gap)
         assert self._send is not None
+        edit_of = first.payload.get("edit_of")
+        if edit_of is not None and "edit_message" not in first.payload:
+            # edit what an earlier item became; if it never became a message, this one is sent afresh
+            target = await self.store.outbox_message_id(f"{edit_of}@{first.chat_id}")
+            if target is not None:
+                first = OutboxItem(first.id, first.chat_id, first.kind, first.text, first.silent,
+                                   {**first.payload, "edit_message": target}, first.attempts, first.created_ms)
         item = first if len(group) == 1 else OutboxItem(
             first.id, first.chat_id, first.kind, "\n\n".join(x.text for x in group), all(x.silent for x in group),
             {"risk": any(x.payload.get("risk") for x in group)}, first.attempts, first.created_ms)
@@ -142,3 +171,8 @@ class Notifier:
             await self.store.outbox_sent(x.id, self.clock(), message_id)
         self.sent += len(group)
         return 0.0
+
+
+def _plain(item: OutboxItem) -> bool:
+    """An alert that may be summarised with its neighbours of the same kind."""
+    return item.kind != REPLIES and not ({"chart_days", "buttons", "edit_of", "edit_message"} & item.payload.keys())

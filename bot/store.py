@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from bot.files import private_sqlite
 from bot.store_rows import (
     INSERT_FILL,
     INSERT_ORDER,
@@ -61,6 +62,7 @@ class Store:
         return self._db
 
     async def open(self) -> None:
+        private_sqlite(self.path)  # owner-only, and so are the -wal and -shm SQLite derives from it
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a write never waits on an
         # upgrade from a read lock ("database is locked" between order and record)
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
@@ -348,6 +350,26 @@ class Store:
         async with self.transaction() as db:
             await db.execute("UPDATE outbox SET status = 'sent', sent_ms = ?, message_id = ? WHERE id = ?",
                              (now_ms, message_id, item_id))
+
+    async def outbox_message_id(self, dedupe_key: str) -> int | None:
+        """The Telegram message an outbox item became (None: not sent, or no such item)."""
+        r = await self._one("SELECT message_id FROM outbox WHERE dedupe_key = ? AND status = 'sent'", (dedupe_key,))
+        return r["message_id"] if r else None
+
+    # ---- where previews were shown ----
+    async def confirmation_shown(self, token: str, message_id: int) -> None:
+        async with self.transaction() as db:
+            await db.execute("UPDATE confirmations SET chat_message_id = ? WHERE token = ?", (message_id, token))
+
+    async def expired_previews(self, now_ms: int, limit: int = 50) -> list[tuple[str, int, int]]:
+        """(token, chat id, message id) of previews expired unused whose buttons are still shown."""
+        rows = await self._all("SELECT token, chat_id, chat_message_id FROM confirmations WHERE closed = 0"
+                               " AND expires_ms <= ? AND chat_message_id IS NOT NULL LIMIT ?", (now_ms, limit))
+        return [(r["token"], r["chat_id"], r["chat_message_id"]) for r in rows]
+
+    async def preview_closed(self, token: str) -> None:
+        async with self.transaction() as db:
+            await db.execute("UPDATE confirmations SET closed = 1 WHERE token = ?", (token,))
 
     async def outbox_failed(self, item_id: int, error: str, *, give_up: bool = False) -> None:
         async with self.transaction() as db:

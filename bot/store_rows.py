@@ -102,6 +102,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_pending ON outbox(status, id);
     """,
+    # where each preview was shown, so an expired one can lose its buttons
+    """
+    ALTER TABLE confirmations ADD COLUMN chat_message_id INTEGER;
+    ALTER TABLE confirmations ADD COLUMN closed INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX confirmations_open ON confirmations(closed, expires_ms);
+    """,
 )
 
 ORDER_COLS = ("client_id", "exchange", "symbol", "side", "size", "price", "order_type", "tif", "reduce_only",
@@ -192,7 +198,7 @@ def use_token(db: sqlite3.Connection, token: str, user_id: int, now_ms: int) -> 
         return "not_yours", c
     if c.expires_ms <= now_ms:
         return "expired", c
-    db.execute("UPDATE confirmations SET consumed_ms = ? WHERE token = ?", (now_ms, token))
+    db.execute("UPDATE confirmations SET consumed_ms = ?, closed = 1 WHERE token = ?", (now_ms, token))
     return "ok", c
 
 

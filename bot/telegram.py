@@ -82,9 +82,17 @@ class TelegramFrontend:
                                              job_kwargs={"max_instances": 1, "coalesce": True})
 
     async def send_alert(self, item: OutboxItem) -> int | None:
-        """Deliver one outbox item. Telegram being down or busy raises RetryLater (it stays queued)."""
-        markup = KILL_BUTTON if item.payload.get("risk") else None
+        """Deliver one outbox item: a new message, or an edit of one. Telegram being down or busy raises
+        RetryLater (it stays queued)."""
+        buttons = item.payload.get("buttons")
+        markup = (InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row] for row in buttons])
+                  if buttons else None) if buttons is not None else (KILL_BUTTON if item.payload.get("risk") else None)
         try:
+            edit = item.payload.get("edit_message")
+            if edit is not None:
+                edited = await self._edit(item, int(edit), markup)
+                if edited is not None:
+                    return edited
             if "chart_days" in item.payload:
                 png = await self.chart(int(item.payload["chart_days"]))
                 msg = await self.app.bot.send_photo(item.chat_id, png, caption=item.text,
@@ -101,6 +109,22 @@ class TelegramFrontend:
         except NetworkError as exc:
             raise RetryLater(2.0, f"Telegram unreachable: {exc}") from None
         return msg.message_id
+
+    async def _edit(self, item: OutboxItem, message_id: int, markup: InlineKeyboardMarkup | None) -> int | None:
+        """Edit a message in place; None when it is gone (then the text is sent as a new message)."""
+        try:
+            if item.payload.get("markup_only"):
+                await self.app.bot.edit_message_reply_markup(item.chat_id, message_id, reply_markup=markup)
+            else:
+                await self.app.bot.edit_message_text(item.text, item.chat_id, message_id, reply_markup=markup)
+        except BadRequest as exc:
+            why = str(exc).lower()
+            if "not modified" in why:
+                return message_id
+            if "not found" in why and not item.payload.get("markup_only"):
+                return None
+            raise
+        return message_id
 
     async def chart(self, days: int) -> bytes:
         return await self.services.services.equity_chart(days)

@@ -32,8 +32,9 @@ async def on_confirm(update: Update, context: Ctx) -> str:
         await query.answer(views.outcome_view(refused), show_alert=True)  # told why; nothing happens
         return refused.status
     answering = asyncio.ensure_future(query.answer())  # the order does not wait on Telegram's round trip
+    shown = {"chat_id": query.message.chat.id, "message_id": query.message.message_id} if query.message else None
     try:
-        out = await s.desk.act(claimed, origin(update))
+        out = await s.desk.act(claimed, origin(update), shown_at=shown)
     finally:
         [answered] = await asyncio.gather(answering, return_exceptions=True)
         if isinstance(answered, Exception):
@@ -50,7 +51,8 @@ async def on_confirm(update: Update, context: Ctx) -> str:
     if out.status == "placed" and out.order is not None:
         markets = await markets_for(s, [(out.order.exchange, out.order.symbol)])
         await edit(update, views.order_result_view(out.order, markets.get((out.order.exchange, out.order.symbol)),
-                                                   out.detail))
+                                                   out.detail), durable=f"result:{out.order.client_id}",
+                   notifier=s.notifier)
         return f"placed {out.order.client_id} {out.order.status.value}"
     await edit(update, f"✅ {out.detail}" if out.status == "done" else views.outcome_view(out))
     return out.status
@@ -117,8 +119,7 @@ async def on_close(update: Update, context: Ctx) -> str:
     s = svc(context)
     quote = await s.desk.quote_close(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
                                      venue, symbol, Decimal(100))
-    await reply(update, context, views.preview_view(quote.preview, quote.description),
-                kb.confirm(quote.token) if quote.token else None)
+    await cmd.show_quote(update, context, quote)
     return f"close preview {venue} {symbol}"
 
 
@@ -150,6 +151,11 @@ async def on_flatten(update: Update, context: Ctx) -> str:
     if _data(update)[1] != "yes":
         await edit(update, "Positions kept. Trading stays HALTED until /resume.")
         return "kept positions"
-    report = await svc(context).risk.kill.flatten_all(origin(update))
-    await edit(update, views.kill_view(report))
-    return "flattened"
+    s = svc(context)
+    message = query.message
+    # the pressed report becomes the flatten's report (through the outbox, like every kill report)
+    where = f"{message.chat.id}:{message.message_id}" if message is not None and s.notifier is not None else None
+    report = await s.risk.kill.flatten_all(origin(update), reply_to=where)
+    if where is None:
+        await edit(update, views.kill_view(report))
+    return "flattened" if report.ok else "flatten sent (not confirmed yet)"

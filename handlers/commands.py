@@ -8,7 +8,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot.desk import DeskError
+from bot.desk import DeskError, Quote
 from bot.services import PerVenue, Services, app_version
 from exchanges.models import OrderRequest, OrderType, Side, TimeInForce
 from handlers import keyboards as kb
@@ -86,9 +86,16 @@ async def _order(update: Update, context: Ctx, side: Side, cmd: str) -> str:
                        leverage=args.leverage, take_profit=args.tp, stop_loss=args.sl)
     quote = await s.desk.quote_order(update.effective_user.id, update.effective_chat.id, req,  # type: ignore[union-attr]
                                      f"{side.value}")
-    await reply(update, context, views.preview_view(quote.preview, quote.description),
-                kb.confirm(quote.token) if quote.token else None)
+    await show_quote(update, context, quote)
     return f"preview {'ok' if quote.token else 'refused'}"
+
+
+async def show_quote(update: Update, context: Ctx, quote: Quote) -> None:
+    """The preview, with its buttons; where it was shown is kept, so it loses them when it expires."""
+    sent = await reply(update, context, views.preview_view(quote.preview, quote.description),
+                       kb.confirm(quote.token) if quote.token else None)
+    if quote.token and sent is not None:
+        await svc(context).store.confirmation_shown(quote.token, sent.message_id)
 
 
 async def buy(update: Update, context: Ctx) -> str:
@@ -105,8 +112,7 @@ async def close(update: Update, context: Ctx) -> str:
     venue = s.desk.resolve_exchange(args.exchange)
     quote = await s.desk.quote_close(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
                                      venue, args.symbol, args.percent)
-    await reply(update, context, views.preview_view(quote.preview, quote.description),
-                kb.confirm(quote.token) if quote.token else None)
+    await show_quote(update, context, quote)
     return "close preview"
 
 
@@ -226,10 +232,15 @@ async def limits(update: Update, context: Ctx) -> str:
 
 async def kill(update: Update, context: Ctx) -> str:
     s = svc(context)
-    report = await s.risk.kill.fire("kill requested", origin(update))
-    markup = kb.flatten_choice() if report.flatten == "ask" else None
-    await reply(update, context, views.kill_view(report), markup)
-    return "kill fired" + ("" if report.ok else " (failures)")
+    chat = update.effective_chat
+    # the report comes back through the outbox as one message (delivered even if Telegram fails now),
+    # first within seconds, then edited with the venue-confirmed final result
+    where = str(chat.id) if chat is not None and s.notifier is not None else None
+    report = await s.risk.kill.fire("kill requested", origin(update), reply_to=where)
+    if where is None:
+        markup = kb.flatten_choice() if report.flatten == "ask" and report.kept_positions else None
+        await reply(update, context, views.kill_view(report), markup)
+    return "kill fired" + ("" if report.ok else " (not confirmed yet)" if not report.final else " (failures)")
 
 
 async def resume(update: Update, context: Ctx) -> str:

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import ContextTypes
 
 from bot.config_schema import Config
 from bot.desk import Desk
 from bot.jobs import Jobs
-from bot.notifier import Notifier
+from bot.notifier import REPLIES, Notifier
 from bot.services import Services
 from bot.store import Store
 from exchanges.models import Market
@@ -49,20 +49,50 @@ def origin(update: Update) -> str:
     return f"telegram:{user.id}" if user else "telegram"
 
 
+def _buttons(markup: Markup | None) -> list[list[tuple[str, str]]] | None:
+    if not isinstance(markup, InlineKeyboardMarkup):
+        return None
+    return [[(b.text, str(b.callback_data)) for b in row] for row in markup.inline_keyboard]
+
+
+async def _later(notifier: Notifier | None, chat_id: int, text: str, markup: Markup | None, *,
+                 edit_message: int | None = None, key: str | None = None) -> bool:
+    """Telegram did not take it now: hand it to the outbox, which delivers it once Telegram is back
+    (also after a restart). False when there is no outbox to hand it to."""
+    if notifier is None:
+        return False
+    await notifier.alert(REPLIES, text, chats=[str(chat_id)], buttons=_buttons(markup) or [],
+                         edit_message=edit_message, dedupe_key=key)
+    return True
+
+
 async def reply(update: Update, context: Ctx, text: str, markup: Markup | None = None) -> Message | None:
-    """Send in parts under 4096 characters; the keyboard goes with the last part."""
+    """Send in parts under 4096 characters; the keyboard goes with the last part. If Telegram cannot
+    take it now, the rest goes through the outbox (returns None then)."""
     chat = update.effective_chat
     if chat is None:
         return None
     parts = split_message(text)
     last = None
     for i, part in enumerate(parts):
-        last = await context.bot.send_message(chat.id, part, reply_markup=markup if i == len(parts) - 1 else None)
+        keys = markup if i == len(parts) - 1 else None
+        try:
+            last = await context.bot.send_message(chat.id, part, reply_markup=keys)
+        except (NetworkError, RetryAfter) as exc:  # TimedOut is a NetworkError
+            log.warning("reply not delivered now (%s); it goes through the outbox", exc)
+            notifier = svc(context).notifier
+            if not await _later(notifier, chat.id, part, keys):
+                raise
+            for j, rest in enumerate(parts[i + 1:], start=i + 1):
+                await _later(notifier, chat.id, rest, markup if j == len(parts) - 1 else None)
+            return None
     return last
 
 
-async def edit(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """Edit the pressed message in place; an identical edit is not an error."""
+async def edit(update: Update, text: str, markup: InlineKeyboardMarkup | None = None, *,
+               durable: str | None = None, notifier: Notifier | None = None) -> None:
+    """Edit the pressed message in place; an identical edit is not an error. `durable`: an answer that
+    must arrive (an order's result): if Telegram cannot take it now, the outbox delivers it later."""
     query = update.callback_query
     if query is None or query.message is None:
         return
@@ -71,6 +101,12 @@ async def edit(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
         await query.edit_message_text(parts[0], reply_markup=markup if len(parts) == 1 else None)
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
+            raise
+    except (NetworkError, RetryAfter) as exc:
+        chat_id = query.message.chat.id
+        log.warning("edit not delivered now (%s)%s", exc, "; it goes through the outbox" if durable else "")
+        if durable is None or not await _later(notifier, chat_id, parts[0], markup if len(parts) == 1 else None,
+                                               edit_message=query.message.message_id, key=durable):
             raise
     chat = update.effective_chat
     if len(parts) > 1 and chat is not None:

@@ -153,15 +153,29 @@ def outcome_view(o: Outcome) -> str:
 
 
 def kill_view(report: KillReport) -> str:
+    """The kill report: per venue what the venue itself confirmed, what is still open, what is being
+    retried. ✅ only for what was read back from the venue."""
     lines = [f"🛑 <b>KILL SWITCH</b> ({esc(report.reason)}, by {esc(report.by)}). Trading is HALTED."]
     for v in report.venues:
-        status = "✅" if v.ok else "⚠️"
         closed = ", ".join(v.closed) if v.closed else "none"
-        lines.append(f"{status} <b>{esc(v.venue)}</b>: {v.cancelled} order(s) cancelled; closed: {esc(closed)}")
-        lines += [f"   ❗ {esc(f)}" for f in v.failures]
+        if v.ok:
+            lines.append(f"✅ <b>{esc(v.venue)}</b>: {v.cancelled} order(s) cancelled; closed: {esc(closed)};"
+                         " confirmed by the venue")
+        else:
+            status = "⏳" if v.venue in report.retrying else "⚠️"
+            lines.append(f"{status} <b>{esc(v.venue)}</b>: {v.cancelled} order(s) cancelled; closed: {esc(closed)};"
+                         f" not confirmed yet (attempt {v.attempts})")
+            if v.remaining_orders:
+                lines.append(f"   ❗ {v.remaining_orders} order(s) still open")
+            if v.remaining_positions:
+                lines.append(f"   ❗ still open: {esc(', '.join(v.remaining_positions))}")
+            lines += [f"   ❗ {esc(f)}" for f in v.failures]
+        if v.kept_positions:
+            lines.append(f"   positions kept: {esc(', '.join(v.kept_positions))}")
     if report.retrying:
-        lines.append(f"Still retrying: {esc(', '.join(report.retrying))}.")
-    if report.flatten == "ask":
+        lines.append(f"⏳ Still working on {esc(', '.join(report.retrying))}: retrying until the venue confirms;"
+                     " this message is updated then.")
+    if report.flatten == "ask" and report.kept_positions:
         lines.append("Positions were kept. Flatten them now?")
     lines.append("Use /resume to trade again.")
     return "\n".join(lines)

@@ -98,6 +98,7 @@ class KillReport:
     kill_id: int = 0  # the first report and the final one of a kill share it (one message, edited)
     final: bool = True  # False: some venue is still being worked on; a final report follows
     reply_to: str | None = None  # the front end's handle of whoever asked (they get the report as a reply)
+    follow_up: bool = False  # the final report of a kill whose first report was not final
 
     @property
     def ok(self) -> bool:

@@ -66,16 +66,25 @@ class KillSwitch:
         t0 = time.monotonic()
         # no await before this line: from here on every new order is refused
         old = self.state.apply_now(TradingState.HALTED, reason)
+        with self.bus.batch():  # the state change and the first report are told as one message
+            return await self._fire(reason, by, flatten, reply_to, old, t0)
+
+    async def _fire(self, reason: str, by: str, flatten: bool | None, reply_to: str | None, old: TradingState,
+                    t0: float) -> KillReport:
         do_flatten = (self.mode == "always") if flatten is None else flatten
         mode = "now" if flatten else self.mode
         async with self._lock:
-            self._kills += 1
-            kill_id = self._kills
+            self._kills = kill_id = max(self._kills + 1, self.clock())  # unique across restarts too
             await self.state.persist(old, by)
             await self.m.wait_inflight(self.inflight_wait_s)
             work = [self._start(v, do_flatten) for v in self.m.exchanges]
         left = max(0.0, self.first_report_s - (time.monotonic() - t0))
-        await asyncio.wait([asyncio.ensure_future(w.done.wait()) for w in work], timeout=left)
+        waiters = [asyncio.ensure_future(w.done.wait()) for w in work]
+        try:
+            await asyncio.wait(waiters, timeout=left)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
         first = self._report(reason, by, mode, work, kill_id, reply_to)
         log.warning("kill switch fired by %s (%s): %s", by, reason, first)
         self.bus.publish(first)
@@ -106,23 +115,23 @@ class KillSwitch:
         return w
 
     def _report(self, reason: str, by: str, mode: str, work: list[_Work], kill_id: int,
-                reply_to: str | None) -> KillReport:
+                reply_to: str | None, *, follow_up: bool = False) -> KillReport:
         pending = tuple(w.report.venue for w in work if not w.done.is_set())
         return KillReport(reason, by, mode, tuple(w.report for w in work), self.clock(), pending, kill_id,
-                          final=not pending, reply_to=reply_to)
+                          final=not pending, reply_to=reply_to, follow_up=follow_up)
 
     async def _final(self, reason: str, by: str, mode: str, work: list[_Work], kill_id: int,
                      reply_to: str | None) -> None:
         await asyncio.gather(*(w.done.wait() for w in work))
         if self.state.state is TradingState.HALTED:
-            self.bus.publish(self._report(reason, by, mode, work, kill_id, reply_to))
+            self.bus.publish(self._report(reason, by, mode, work, kill_id, reply_to, follow_up=True))
 
     async def _until_confirmed(self, venue: str, w: _Work) -> None:
         delay = self.backoff
         try:
             while self.state.state is TradingState.HALTED:
                 w.report = await self._attempt(venue, w)
-                if w.report.verified and not w.report.failures:
+                if w.report.verified:
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff_s)
@@ -154,8 +163,6 @@ class KillSwitch:
             failures.append(f"reading orders back: {_why(orders)}")
         else:
             left_orders = len(orders)
-            if left_orders:
-                failures.append(f"{left_orders} orders still open after cancel")
         if isinstance(positions, BaseException):
             verified = False
             failures.append(f"reading positions back: {_why(positions)}")
@@ -164,15 +171,15 @@ class KillSwitch:
             if flatten:
                 left_positions, kept = held, ()
                 closed -= set(held)
-                if held:
-                    failures.append(f"still open: {', '.join(held)}")
             else:
                 left_positions, kept = (), held
         attempts = r.attempts + 1
-        if failures:
-            log.warning("kill switch on %s, attempt %d: %s", venue, attempts, "; ".join(failures))
+        verified = verified and not failures and not left_orders and not left_positions
+        if not verified:
+            log.warning("kill switch on %s, attempt %d: %d order(s), positions %s still open; %s", venue, attempts,
+                        left_orders, left_positions, "; ".join(failures) or "no error")
         return VenueKillReport(venue, cancelled, tuple(sorted(closed)), left_orders, left_positions, tuple(failures),
-                               verified and not failures, kept, attempts)
+                               verified, kept, attempts)
 
     async def _timed(self, aw: object) -> object:
         async with asyncio.timeout(self.attempt_timeout_s):

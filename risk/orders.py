@@ -263,13 +263,14 @@ class OrderManager:
         """Preview on fresh data and, if every check passes, send."""
         return await self.execute(await self.preview(req), origin=origin)
 
-    async def execute(self, pv: Preview, *, origin: str = "", also: Callable[[Any], object] | None = None) -> Placed:
+    async def execute(self, pv: Preview, *, origin: str = "", also: Callable[[Any], object] | None = None,
+                      extra: dict[str, Any] | None = None) -> Placed:
         """Send a preview just made on fresh data (the confirm path re-previews, then executes).
         `also` is a step of the intent's transaction (the desk uses the confirmation there); if it
         raises, nothing is written or sent and its exception propagates."""
         if not pv.ok:
             raise OrderRefused(pv.refusals, pv)
-        return Placed(await self.send(pv.request, reducing=pv.reducing, origin=origin, also=also), pv)
+        return Placed(await self.send(pv.request, reducing=pv.reducing, origin=origin, also=also, extra=extra), pv)
 
     async def send(self, req: OrderRequest, *, reducing: bool, origin: str = "",
                    also: Callable[[Any], object] | None = None, look_up: bool = True,

@@ -101,7 +101,7 @@ async def test_loss_limit_path_gives_exactly_three_alerts_the_last_with_the_kill
         risk = [x for x in texts(await rig.trader.transcript())[before:] if "Filled" not in x]
         assert len(risk) == 3, risk
         assert "50% of the limit" in risk[0] and "80% of the limit" in risk[1]
-        assert "Daily loss limit breached" in risk[2] and "Trading HALTED" in risk[2] and "KILL SWITCH" in risk[2]
+        assert "Daily loss limit breached" in risk[2] and "Trading is HALTED" in risk[2] and "KILL SWITCH" in risk[2]
         assert await rig.paper.positions() == []
         msgs = [m for m in t["messages"] if m["from_bot"] and "50% of the limit" in (m["text"] or "")]
         assert msgs[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "kill:now"
@@ -112,8 +112,13 @@ async def test_the_kill_button_on_an_alert_fires_the_kill_switch(tmp_path):
         await rig.app.notifier.alert("risk", "⚠️ test risk alert", risk=True)
         t = await rig.trader.wait(lambda t: any("test risk alert" in x for x in texts(t)))
         msg = next(m for m in t["messages"] if "test risk alert" in (m["text"] or ""))
-        report = await rig.trader.click(msg, "kill:now")
-        assert "KILL SWITCH" in report["text"] and rig.app.risk.state.state.value == "HALTED"
+        await rig.trader.click(msg, "kill:now")
+        t = await rig.trader.wait(lambda t: any("KILL SWITCH" in x for x in texts(t)))
+        assert rig.app.risk.state.state.value == "HALTED"
+        await asyncio.sleep(1.5)  # a second copy (an alert beside the reply) would have come by now
+        [report] = [m for m in (await rig.trader.transcript())["messages"] if "KILL SWITCH" in (m["text"] or "")]
+        assert report["reply_markup"] is None  # nothing to flatten, nothing to kill again: no buttons
+        assert "Flatten" not in report["text"] and "Trading HALTED" not in texts(t)[-1]
 
 
 async def test_daily_report_fires_at_the_configured_local_time_with_a_chart(tmp_path):

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +32,14 @@ def write(tmp_path, data: dict, name: str = "c.json") -> str:
     return str(p)
 
 
+def private_seed(tmp_path) -> str:
+    """The seed config holds literal secrets, so only an owner-only copy of it loads."""
+    p = tmp_path / "seed.json"
+    shutil.copy(DATA / "seed_config.json", p)
+    p.chmod(0o600)
+    return str(p)
+
+
 def test_example_config_checks_out_via_the_console_script():
     code, out, err = run_cli("check-config", "--config", "config.json.example")
     assert code == 0, err
@@ -41,8 +50,8 @@ def test_root_example_is_the_packaged_default():
     assert (ROOT / "config.json.example").read_text() == example_text()
 
 
-def test_seed_config_loads_unchanged_with_decimals_intact():
-    loaded = load_config(DATA / "seed_config.json")
+def test_seed_config_loads_unchanged_with_decimals_intact(tmp_path):
+    loaded = load_config(private_seed(tmp_path))
     c = loaded.config
     assert c.exchanges.enabled == ["hyperliquid", "aster"]
     assert c.trading.default_slippage == D("0.005") and isinstance(c.trading.default_slippage, D)
@@ -110,23 +119,23 @@ def test_env_substitution_with_defaults_and_embedded_text():
     assert SECRET not in repr(cfg) and SECRET not in str(cfg.model_dump())
 
 
-def test_summary_redacts_secrets(capsys):
-    assert main(["check-config", "--config", str(DATA / "seed_config.json")]) == 0
+def test_summary_redacts_secrets(tmp_path, capsys):
+    assert main(["check-config", "--config", private_seed(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert SECRET not in out and "AAFakeToken" not in out and "dbefbc809e3e" not in out
     assert "key set (hidden)" in out and "MAINNET" in out
 
 
-def test_world_readable_literal_secrets_warn(tmp_path, capsys):
-    p = tmp_path / "seed.json"
-    shutil.copy(DATA / "seed_config.json", p)
+def test_world_readable_literal_secrets_are_refused(tmp_path, capsys):
+    p = Path(private_seed(tmp_path))
     p.chmod(0o644)
-    assert main(["check-config", "--config", str(p)]) == 0
+    assert main(["check-config", "--config", str(p)]) == 2
     err = capsys.readouterr().err
-    assert "warning:" in err and "chmod 600" in err and "exchanges.hyperliquid.secret_key" in err
+    assert "config error:" in err and "chmod 600" in err and "exchanges.hyperliquid.secret_key" in err
+    assert SECRET not in err and "config OK" not in err
     p.chmod(0o600)
-    main(["check-config", "--config", str(p)])
-    assert "warning" not in capsys.readouterr().err
+    assert main(["check-config", "--config", str(p)]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_cross_field_rules(tmp_path):

@@ -57,7 +57,8 @@ async def test_kill_cancels_and_flattens_every_venue_and_refuses_new_orders(two)
     for v in two.venues.values():
         assert await v.open_orders() == [] and await v.positions() == []
     assert two.risk.state.state is TradingState.HALTED
-    assert [type(n) for n in notices] == [StateChanged, KillReport]
+    # the state change and the report come together, as one message
+    assert [[type(x) for x in n.notices] for n in notices] == [[StateChanged, KillReport]]
     assert await two.store.orders_with_status([OrderStatus.OPEN, OrderStatus.PENDING]) == []
     again = await two.risk.kill.fire("test again", "user:1")  # idempotent
     assert again.ok and all(v.cancelled == 0 and v.closed == () for v in again.venues)
@@ -68,7 +69,7 @@ async def test_kill_completes_on_one_venue_while_the_other_is_down(two):
     down = two.venues["paper2"]
     down.faults.down = True
     notices = []
-    two.risk.bus.subscribe(notices.append)
+    two.risk.bus.subscribe(lambda n: notices.extend(n.notices if isinstance(n, NoticeBatch) else [n]))
     report = await two.risk.kill.fire("test", "user:1")  # the first report comes while paper2 is down
     good, bad = sorted(report.venues, key=lambda v: v.venue)
     assert good.ok and good.cancelled == 20 and await two.venues["paper"].positions() == []
