@@ -54,6 +54,7 @@ class VenueStatus:
     stream_age_s: float | None
     error: str | None
     headroom: str | None = None
+    stream_why: str | None = None  # why the stream is down (a stall, a close), as it reported
 
 
 def app_version() -> str:
@@ -150,7 +151,8 @@ class Services:
                     headroom = await within(limits(), 10)
                 except (ExchangeError, OSError, TimeoutError) as exc:
                     headroom = f"unknown ({exc})"
-            out.append(VenueStatus(v, connected, rest_ms, age, error, headroom))
+            why = self.risk.sync.stream_why.get(v) if connected is False else None
+            out.append(VenueStatus(v, connected, rest_ms, age, error, headroom, why))
         return out
 
     async def equity_chart(self, days: int) -> bytes:

@@ -227,7 +227,9 @@ def status_view(items: list[VenueStatus], state: str, reason: str, loss_line: st
                 version: str) -> str:
     lines = [f"<b>Status</b>: trading {esc(state)}" + (f" ({esc(reason)})" if reason else "")]
     for s in items:
-        conn = {True: "🟢 connected", False: "🔴 disconnected", None: "⚪ no stream yet"}[s.connected]
+        conn = {True: "🟢 streaming", False: "🔴 stream down", None: "⚪ no stream yet"}[s.connected]
+        if s.stream_why:
+            conn += f" ({s.stream_why}; reconnecting, reads go to REST)"
         rest = f"REST {s.rest_ms:.0f} ms" if s.rest_ms is not None else f"REST ⚠️ {s.error}"
         age = f"last event {s.stream_age_s:.0f}s ago" if s.stream_age_s is not None else "no events yet"
         lines.append(f"<b>{esc(s.venue)}</b>: {conn}, {esc(rest)}, {esc(age)}")

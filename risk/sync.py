@@ -27,6 +27,7 @@ class OrderSync:
         self._deferred: list[Event] = []
         self.reports: dict[str, dict[str, object]] = {}
         self.streams: dict[str, tuple[bool, int]] = {}  # venue -> (connected, last event ms)
+        self.stream_why: dict[str, str] = {}  # venue -> what its stream last said of itself (e.g. why it dropped)
         # what was applied, for the alert layer: (event, order before, order after, new fill or not)
         self.listeners: list[Callable[[Event, Order | None, Order | None, bool], None]] = []
 
@@ -106,6 +107,8 @@ class OrderSync:
         async for ev in self.m.venue(venue).events():
             connected = ev.connected if isinstance(ev, StreamStatus) else self.streams.get(venue, (True, 0))[0]
             self.streams[venue] = (connected, self.m.clock())
+            if isinstance(ev, StreamStatus):
+                self.stream_why[venue] = ev.reason
             try:
                 await self.handle(ev)
                 if self._deferred and not self.m.sending:
