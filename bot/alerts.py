@@ -37,6 +37,8 @@ from risk.events import (
     SafetyNetRefused,
     StateChanged,
     TradingState,
+    VenueReady,
+    VenueWaiting,
 )
 from risk.service import Risk
 
@@ -252,6 +254,11 @@ class AlertRouter:
             return "orders", (f"ℹ️ Found an order placed outside the bot on {esc(o.exchange)}:"
                               f" {esc(o.side.value.upper())} {esc(fmt_num(o.size))} {esc(o.symbol)}"
                               f" (order {esc(o.order_id)}). It is tracked, not touched.")
+        if isinstance(notice, VenueWaiting):
+            return "risk", (f"⏳ <b>Starting: waiting for {esc(notice.venue)}</b> ({esc(notice.why)}). Until it is"
+                            " reconciled it accepts only closes and cancels; retrying.")
+        if isinstance(notice, VenueReady):
+            return "risk", f"✅ <b>{esc(notice.venue)} reconciled</b>: trading normally there."
         if isinstance(notice, SafetyNetRefused):
             return "risk", f"⚠️ Dead man's switch refused by {esc(notice.venue)}: {esc(notice.message)}"
         return None

@@ -17,12 +17,16 @@ from bot.notifier import Notifier
 from bot.services import Services
 from bot.store import Store
 from bot.telegram import TelegramFrontend
+from exchanges.aio import within
 from exchanges.base import Exchange
+from exchanges.errors import ExchangeError
 from exchanges.paper import PaperExchange
 from handlers.common import BotServices
 from risk.service import Risk
 
 log = logging.getLogger("tradebot")
+CONNECT_WAIT_S = 15.0
+STARTUP_NOTICE_S = 3.0
 
 
 class StartupError(Exception):
@@ -97,23 +101,37 @@ class App:
         self._stop = asyncio.Event()
 
     async def start(self) -> None:
+        """The persisted trading state first, then Telegram (so the trader hears from the bot, and can
+        kill, while venues are still being reached), then the venues, each bounded in time."""
         await self.store.open()
-        results = await asyncio.gather(*(ex.connect() for ex in self.exchanges.values()), return_exceptions=True)
-        for name, res in zip(self.exchanges, results, strict=True):
-            if isinstance(res, BaseException):
-                log.error("exchange %s failed to connect: %s", name, res)
-            else:
-                bal = await self.exchanges[name].balances()
-                log.info("exchange %s connected: account value %s USDC", name, bal.account_value)
+        await self.risk.prepare()
         if self.notifier is not None:
             await self.notifier.load_modes()
             self._notifier_task = asyncio.create_task(self.notifier.run(), name="notifier")
-        await self.risk.start()
-        log.info("trading state %s", self.risk.state.state)
         if self.telegram is not None:
             await self.telegram.start()
         else:
             log.info("Telegram is off (no telegram.bot_token)")
+        names = list(self.exchanges)
+        # a venue still unreachable after a few seconds (a 429 storm, an outage) is said to be awaited
+        notice = asyncio.get_running_loop().call_later(
+            STARTUP_NOTICE_S, lambda: [self.risk.announce_waiting(n, "still connecting") for n in names])
+        try:
+            results = await asyncio.gather(*(self.exchanges[n].connect() for n in names), return_exceptions=True)
+        finally:
+            notice.cancel()
+        for name, res in zip(names, results, strict=True):
+            if isinstance(res, BaseException):
+                log.error("exchange %s failed to connect: %s", name, getattr(res, "raw", None) or res or
+                          type(res).__name__)
+            else:
+                try:
+                    bal = await within(self.exchanges[name].balances(), CONNECT_WAIT_S)
+                    log.info("exchange %s connected: account value %s USDC", name, bal.account_value)
+                except (ExchangeError, OSError, TimeoutError) as exc:
+                    log.warning("exchange %s connected; its balances cannot be read yet: %s", name, exc)
+        await self.risk.start()
+        log.info("trading state %s", self.risk.state.state)
 
     async def stop(self) -> None:
         if self.telegram is not None:

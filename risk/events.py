@@ -116,8 +116,25 @@ class SafetyNetRefused:
     ts_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class VenueWaiting:
+    """At start, a venue could not be reconciled in time: it accepts only risk-reducing orders meanwhile."""
+
+    venue: str
+    why: str
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class VenueReady:
+    """A venue awaited at start has been reconciled."""
+
+    venue: str
+    ts_ms: int
+
+
 Notice = (StateChanged | OrderAdopted | OrderResolved | LossWarning | LimitBreached | KillReport
-          | SafetyNetRefused)
+          | SafetyNetRefused | VenueWaiting | VenueReady)
 
 
 @dataclass(frozen=True, slots=True)

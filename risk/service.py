@@ -13,7 +13,7 @@ from bot.config_schema import Config
 from bot.store import Store
 from exchanges.base import Exchange
 from exchanges.errors import ExchangeError
-from risk.events import Bus
+from risk.events import Bus, VenueReady, VenueWaiting
 from risk.killswitch import KillSwitch
 from risk.monitor import RiskMonitor
 from risk.orders import OrderManager
@@ -37,6 +37,8 @@ class Risk:
     safety: SafetyNet
     config: Config
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _prepared: bool = False
+    _announced: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, exchanges: dict[str, Exchange], store: Store, config: Config, clock: Callable[[], int],
@@ -49,18 +51,35 @@ class Risk:
         return cls(bus, state, pnl, orders, OrderSync(orders), kill, RiskMonitor(orders, pnl, state, kill, config),
                    SafetyNet(orders, bus, clock, config.risk.dead_man_switch.timeout_seconds), config)
 
-    async def start(self, *, loops: bool = True, monitor_interval_s: float = 5.0,
-                    resolve_interval_s: float = 5.0) -> None:
+    async def prepare(self) -> None:
+        """The persisted state, before anything can be asked of the bot: a HALT survives a restart, and
+        every venue accepts only risk-reducing orders until it is reconciled."""
+        if self._prepared:
+            return
+        self._prepared = True
         await self.state.load()
         await self.pnl.load()
         for venue in self.orders.exchanges:
             self.state.block_venue(venue, "not reconciled with the venue yet")
-        results = await asyncio.gather(*(self.sync.reconcile(v) for v in self.orders.exchanges),
-                                       return_exceptions=True)
-        for venue, res in zip(self.orders.exchanges, results, strict=True):
-            if isinstance(res, BaseException):
-                log.error("reconciliation with %s failed (%s); it stays REDUCING and is retried", venue, res)
+
+    async def start(self, *, loops: bool = True, monitor_interval_s: float = 5.0,
+                    resolve_interval_s: float = 5.0, reconcile_wait_s: float = 3.0) -> None:
+        """Reconcile every venue; one that has not answered within reconcile_wait_s (a 429 storm, an
+        outage) is said to be awaited and goes on reconciling in the background."""
+        await self.prepare()
+        tasks = {v: asyncio.ensure_future(self.sync.reconcile(v)) for v in self.orders.exchanges}
+        await asyncio.wait(tasks.values(), timeout=reconcile_wait_s)
+        for venue, task in tasks.items():
+            if not task.done():
+                self.announce_waiting(venue, "it has not answered yet")
+                self._spawn(self._reconcile_after(venue, task), f"reconcile-{venue}")
+            elif task.exception() is not None:
+                why = task.exception()
+                log.error("reconciliation with %s failed (%s); it stays REDUCING and is retried", venue, why)
+                self.announce_waiting(venue, str(getattr(why, "raw", None) or why or type(why).__name__))
                 self._spawn(self._reconcile_until_done(venue), f"reconcile-{venue}")
+            else:
+                self._ready(venue)
         if not loops:
             return
         for venue in self.orders.exchanges:
@@ -75,6 +94,26 @@ class Risk:
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=name))
 
+    def announce_waiting(self, venue: str, why: str) -> None:
+        """Tell (once) that start-up waits for a venue, and why; its reconciliation is told in turn."""
+        if venue in self.state.venue_blocks and venue not in self._announced:
+            self._announced.add(venue)
+            self.bus.publish(VenueWaiting(venue, why, self.orders.clock()))
+
+    def _ready(self, venue: str) -> None:
+        if venue in self._announced:
+            self._announced.discard(venue)
+            self.bus.publish(VenueReady(venue, self.orders.clock()))
+
+    async def _reconcile_after(self, venue: str, first: asyncio.Future[Any]) -> None:
+        try:
+            await first
+        except (ExchangeError, OSError, TimeoutError) as exc:
+            log.warning("reconciliation with %s failed: %s", venue, exc)
+            await self._reconcile_until_done(venue)
+            return
+        self._ready(venue)
+
     async def _reconcile_until_done(self, venue: str) -> None:
         delay = 1.0
         while True:
@@ -82,6 +121,7 @@ class Risk:
             try:
                 await self.sync.reconcile(venue)
                 log.info("reconciled with %s", venue)
+                self._ready(venue)
                 return
             except (ExchangeError, OSError, TimeoutError) as exc:
                 log.warning("reconciliation with %s failed again: %s", venue, exc)
