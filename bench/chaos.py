@@ -23,8 +23,8 @@ outage gets 115 s) and checks, on the venue's engine, the store's file and the c
   on the preview, a kill report saying ✅, an alert saying the venue cancelled or rejected), and the
   final word matches the venue (a preview still showing the quote, or "being checked" when no
   alert told the outcome either, never reaches the truth);
-- first answer: the preview's first edit (or a button answer with text) after the press, or the
-  first kill report after /kill, due within 5 s (when Telegram is down: 5 s after it is back;
+- first answer: the preview's first edit, a button answer with text or the order's fill alert
+  after the press, or the first kill report after /kill, due within 5 s (when Telegram is down: 5 s after it is back;
   after a SIGKILL: 10 s after the restart); final truth: when the chat last changed to the true
   final word.
 
@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import logging
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -83,19 +84,34 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str]]:
     return [(f, a) for f in (faults or MATRIX) for a in (actions or ACTIONS)]
 
 
-async def run_all(cells: list[tuple[str, str]], dirs: list[Path]) -> list[Row]:
-    rows = []
-    for i, ((fault, action), work) in enumerate(zip(cells, dirs, strict=True), 1):
-        print(f"[{i}/{len(cells)}] {fault} x {action} ...", end="", file=sys.stderr, flush=True)
-        t = time.monotonic()
-        try:
-            row = await asyncio.wait_for(run_cell(fault, action, work), CELL_LIMIT_S)
-        except Exception as exc:  # a harness failure: reported, and the exit code says so
-            logging.getLogger("bench.chaos").exception("cell %s x %s", fault, action)
-            row = Row(fault, action, error=f"harness: {type(exc).__name__}: {exc}", seconds=time.monotonic() - t)
-        print(f" {'ERROR' if row.error else 'PASS' if row.passed else 'FAIL'} ({row.seconds:.1f}s)", file=sys.stderr)
-        rows.append(row)
-    return rows
+async def run_all(cells: list[tuple[str, str]], dirs: list[Path]) -> tuple[list[Row], bool]:
+    """Every cell in turn; SIGINT/SIGTERM stops after cleaning up the running cell. Returns the rows
+    and whether the run was complete."""
+    rows: list[Row] = []
+    loop = asyncio.get_running_loop()
+    me = asyncio.current_task()
+    assert me is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, me.cancel)
+    try:
+        for i, ((fault, action), work) in enumerate(zip(cells, dirs, strict=True), 1):
+            print(f"[{i}/{len(cells)}] {fault} x {action} ...", end="", file=sys.stderr, flush=True)
+            t = time.monotonic()
+            try:
+                row = await asyncio.wait_for(run_cell(fault, action, work), CELL_LIMIT_S)
+            except Exception as exc:  # a harness failure: reported, and the exit code says so
+                logging.getLogger("bench.chaos").exception("cell %s x %s", fault, action)
+                row = Row(fault, action, error=f"harness: {type(exc).__name__}: {exc}", seconds=time.monotonic() - t)
+            verdict = f"ERROR: {row.error}" if row.error else "PASS" if row.passed else f"FAIL: {row.why[0]}"
+            print(f" ({row.seconds:.1f}s) {verdict}", file=sys.stderr)
+            rows.append(row)
+    except asyncio.CancelledError:
+        print(" interrupted", file=sys.stderr)
+        return rows, False
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return rows, True
 
 
 def _s(x: float | None, none: str) -> str:
@@ -144,13 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     handler = logging.FileHandler(root / "harness.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
+    for chatty in ("aiohttp.access", "httpx"):  # every request of every cell: too much to keep
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     if args.verbose:
         loud = logging.StreamHandler(sys.stderr)
         loud.setLevel(logging.WARNING)
         logging.getLogger().addHandler(loud)
     t = time.monotonic()
     try:
-        rows = asyncio.run(run_all(cells, dirs))
+        rows, complete = asyncio.run(run_all(cells, dirs))
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -163,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nWhy, per failed cell:\n" + failed)
     passed = sum(r.passed for r in rows)
     print(f"\n{passed}/{len(rows)} cells passed; {len(rows)} cells in {took:.0f} s"
+          + ("" if complete else f" (interrupted: {len(cells) - len(rows)} cell(s) not run)")
           + (f"; work directory kept: {root}" if args.keep else ""))
-    return 1 if any(r.error for r in rows) else 0
+    return 1 if any(r.error for r in rows) or not complete else 0
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ from decimal import Decimal
 from bench.chaos_rig import UNRESOLVED, Observed, StoreView, VenueView, Version, VFill, VOrder
 from exchanges.models import OrderStatus
 
-FILL_ALERT = re.compile(r"(?:✅ <b>Filled</b>|🟡 <b>Partly filled</b>) (BUY|SELL) ([\d,.]+) (\S+) on \S+\n"
+# head, side, size, symbol, number of fills
+FILL_ALERT = re.compile(r"(✅ <b>Filled</b>|🟡 <b>Partly filled</b>) (BUY|SELL) ([\d,.]+) (\S+) on \S+\n"
                         r"avg [^\n]*?(\d+) fill\(s\)")
 VENUE_SAID = re.compile(r"(Cancelled|Rejected) by hyperliquid</b>: (BUY|SELL) ([\d,.]+) (\S+) on")
 
@@ -69,7 +70,7 @@ def judge(m: Marks, obs: Observed, venue: VenueView, store: StoreView | None) ->
     if store is None:
         row.why.append("the store could not be read")
         return row
-    lies = venue_words(obs, venue)
+    lies = alert_words(obs, venue)
     if m.action == "kill":
         told, first, final, truth = kill_truth(m, obs, venue)
     else:
@@ -143,15 +144,17 @@ def confirm_orders(m: Marks, venue: VenueView) -> list[VOrder]:
 
 
 def duplicates(m: Marks, venue: VenueView) -> tuple[int, list[str]]:
+    twice = [c for c, n in Counter(o.cloid for o in venue.orders.values() if o.cloid).items() if n > 1]
+    why = [f"client id {c[:12]}… on the venue {len(twice)} times" for c in twice]
     if m.action != "kill":
         n = len(confirm_orders(m, venue))
-        return max(0, n - 1), [f"{n} venue orders for one Confirm"] if n > 1 else []
+        return len(twice) + max(0, n - 1), why + ([f"{n} venue orders for one Confirm"] if n > 1 else [])
     flipped = [s for s, size in venue.positions.items() if m.base.positions.get(s, 0) * size < 0]
-    why = [f"the kill flipped the {', '.join(flipped)} position(s)"] if flipped else []
+    why += [f"the kill flipped the {', '.join(flipped)} position(s)"] if flipped else []
     opened = [o for oid, o in venue.orders.items() if oid not in m.base.orders and o.cloid and o.accepted
               and not o.reduce_only]
     why += [f"the kill sent {len(opened)} order(s) that are not reduce-only"] if opened else []
-    return len(flipped) + len(opened), why
+    return len(twice) + len(flipped) + len(opened), why
 
 
 def alerts(obs: Observed, new_fills: list[VFill]) -> tuple[int, int, list[str]]:
@@ -159,8 +162,8 @@ def alerts(obs: Observed, new_fills: list[VFill]) -> tuple[int, int, list[str]]:
     venue = Counter((f.side.upper(), f.symbol) for f in new_fills)
     told: Counter[tuple[str, str]] = Counter()
     for _, _, text in obs.texts():
-        for match in FILL_ALERT.finditer(text):
-            told[(match.group(1), match.group(3))] += int(match.group(4))
+        for _, side, _, symbol, n in FILL_ALERT.findall(text):
+            told[(side, symbol)] += int(n)
     missed = sum(((venue - told)).values())
     dup = sum(((told - venue)).values())
     why = []
@@ -175,10 +178,18 @@ def _keys(c: Counter[tuple[str, str]]) -> str:
     return ", ".join(f"{n}x {side} {sym}" for (side, sym), n in sorted(c.items()))
 
 
-def venue_words(obs: Observed, venue: VenueView) -> list[str]:
-    """'Cancelled by / Rejected by hyperliquid' alerts: true only when the venue did it, not us."""
+def alert_words(obs: Observed, venue: VenueView) -> list[str]:
+    """Alerts that name what the venue did: 'Cancelled by / Rejected by hyperliquid' (true only when
+    the venue did it, not us), 'Partly filled' for an order the venue filled whole in one fill."""
     why = []
+    fills_of = Counter(f.oid for f in venue.fills)
     for _, _, text in obs.texts():
+        for head, side, size, symbol, n in FILL_ALERT.findall(text):
+            sz = Decimal(size.replace(",", ""))
+            whole = [o for o in venue.orders.values() if o.side == side.lower() and o.symbol == symbol
+                     and o.size == sz and o.filled == o.size and fills_of[o.oid] == 1]
+            if "Partly" in head and n == "1" and whole:
+                why.append(f"alert says 'Partly filled' {side} {size} {symbol}; the venue filled that order whole")
         for what, side, size, symbol in VENUE_SAID.findall(text):
             sz = Decimal(size.replace(",", ""))
             same = [o for o in venue.orders.values() if o.side == side.lower() and o.symbol == symbol and o.size == sz]
@@ -226,7 +237,9 @@ def order_truth(m: Marks, obs: Observed, venue: VenueView) -> tuple[bool, float 
     outcome = venue_outcome(confirm_orders(m, venue))
     versions = [v for v in obs.messages.get(m.preview_id or -1, []) if v.t >= m.t0]
     answers = [t for t, _ in obs.answers if t >= m.t0]
-    first = min([v.t for v in versions[:1]] + answers[:1], default=None)
+    alerted = [t for t, _, text in obs.texts() if t >= m.t0 and any(
+        g[1] == m.side.upper() and g[3] == m.symbol for g in FILL_ALERT.findall(text))]
+    first = min([v.t for v in versions[:1]] + answers[:1] + alerted[:1], default=None)
     why: list[str] = []
     for v in versions:
         claim = classify(v.text)
@@ -240,8 +253,6 @@ def order_truth(m: Marks, obs: Observed, venue: VenueView) -> tuple[bool, float 
             i -= 1
         final = versions[i].t
     elif final_claim in ("checking", "quote", "other"):
-        alerted = [t for t, _, text in obs.texts() if t >= m.t0 and any(
-            g[0] == m.side.upper() and g[2] == m.symbol for g in FILL_ALERT.findall(text))]
         told_by = f"; a fill alert told it at {alerted[0] - m.t0:.1f}s" if alerted else ""
         if final_claim == "quote":
             why.append(f"the preview was never edited (still the quote and its Confirm button); the venue:"

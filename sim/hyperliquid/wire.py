@@ -153,7 +153,7 @@ def frontend_order(o: SimOrder, n: Names, children: list[SimOrder] = ()) -> dict
     trig = o.trigger_px
     up = (o.tpsl == "tp") == (o.side is Side.SELL)
     return {"coin": n.coin(o.symbol), "side": "B" if o.side is Side.BUY else "A", "limitPx": num(o.price),
-            "sz": num(o.remaining if o.status in (OrderStatus.OPEN, OrderStatus.WAITING_TRIGGER) else ZERO),
+            "sz": num(o.remaining),  # the venue keeps the unfilled size on canceled and rejected orders
             "oid": o.oid, "timestamp": o.ts_ms,
             "triggerCondition": "N/A" if trig is None else f"Price {'above' if up else 'below'} {num(trig)}",
             "isTrigger": trig is not None, "triggerPx": num(trig or ZERO),
@@ -184,7 +184,7 @@ def order_status_name(o: SimOrder) -> str:
 
 def ws_order(o: SimOrder, n: Names) -> dict[str, Any]:
     order = {"coin": n.coin(o.symbol), "side": "B" if o.side is Side.BUY else "A", "limitPx": num(o.price),
-             "sz": num(o.remaining if o.status in (OrderStatus.OPEN, OrderStatus.WAITING_TRIGGER) else ZERO),
+             "sz": num(o.remaining),  # the venue keeps the unfilled size on canceled and rejected orders
              "oid": o.oid, "timestamp": o.ts_ms, "origSz": num(o.orig_size)}
     if o.cloid:
         order["cloid"] = o.cloid
