@@ -30,7 +30,9 @@ outage gets 115 s) and checks, on the venue's engine, the store's file and the c
 
 A kill cell also needs the venue flat at the end and the state HALTED. It prints a markdown table
 and the reasons of every failed cell, and exits 0 even when cells fail (it is a report); 1 only if
-the harness could not measure a cell.
+the harness could not measure a cell or was interrupted (SIGINT/SIGTERM: the running cell is
+cleaned up and the table so far printed). --keep keeps each cell's database, bot logs and chat.txt
+(what the trader saw, with the venue's state beside each message).
 """
 
 from __future__ import annotations
