@@ -3,7 +3,8 @@
     python -m bench.chaos [--quick] [--faults a,b] [--actions x,y] [--long] [--keep] [-v]
 
 Faults: none (baseline), drop, hold, 503, 500 (alias 5xx), 429, ws_silent, ws_close, latency,
-tg_down, sigkill_before, sigkill_after; `--long` runs only the 90 s 503 outage with /kill.
+tg_down (sends fail), tg_down_all (getUpdates too), sigkill_before, sigkill_after (alias sigkill:
+both); `--long` runs only the 90 s 503 outage with /kill.
 Actions: order (/buy ETH 0.1 at market, ✅ Confirm), close (/close ETH of an open position,
 confirmed), kill (/kill with kill.flatten "always", a position and a resting order open).
 
@@ -50,18 +51,18 @@ from pathlib import Path
 from bench.chaos_cells import ACTIONS, FAULTS, MATRIX, QUICK, run_cell
 from bench.chaos_check import Row
 
-ALIASES = {"5xx": "500", "telegram": "tg_down", "tg": "tg_down", "sigkill": "sigkill_before,sigkill_after",
+ALIASES = {"5xx": "500", "telegram": "tg_down,tg_down_all", "sigkill": "sigkill_before,sigkill_after",
            "long": "503_long"}
 CELL_LIMIT_S = 240.0  # setup + settle + teardown; past this the harness gave up on the cell
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help=f"a smoke subset: {', '.join(f'{f}x{a}' for f, a in QUICK)}")
+    p.add_argument("--quick", action="store_true", help=f"a smoke subset: {', '.join(f'{f} x {a}' for f, a in QUICK)}")
     p.add_argument("--faults", help=f"comma-separated, from: {', '.join(MATRIX)}")
     p.add_argument("--actions", help=f"comma-separated, from: {', '.join(ACTIONS)}")
     p.add_argument("--long", action="store_true", help="only the 90 s 503 outage with /kill")
-    p.add_argument("--keep", action="store_true", help="keep the work directory (databases, logs)")
+    p.add_argument("--keep", action="store_true", help="keep the work directory (databases, logs, chat.txt)")
     p.add_argument("-v", "--verbose", action="store_true", help="also print the bot's warnings")
     return p.parse_args(argv)
 

@@ -21,7 +21,8 @@ from tests.hl import ADDRESS
 from tests.tg import button
 
 ACTIONS = ("order", "close", "kill")
-BOUND_S = 30.0  # a cell settles within this long after the press (the 90 s outage: outage + 25 s)
+BOUND_S = 30.0  # a cell settles within this long after the press
+LONG_OUTAGE_S = 20.0  # longer outages (the 90 s one) get the outage + 25 s instead
 QUIET_S = 8.0  # after the fault: nothing moved (chat, venue, store) and nothing in flight -> it will not
 SETTLED_S = 1.5  # all true: wait this long for a late duplicate or a late lie before stopping
 ANSWER_S = 5.0  # the first answer is due this long after the press (after Telegram is back, or the restart)
@@ -55,6 +56,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("latency", "500 ms one-way latency on every venue request for 10 s", 10),
     Fault("tg_down", "Telegram answers 502 to every send, edit and button answer for 6 s from the press"
                      " (updates still arrive)", 6),
+    Fault("tg_down_all", "Telegram answers 502 to every method, getUpdates too, for 6 s from the press (the press"
+                         " or /kill reaches the bot only after)", 6),
     Fault("sigkill_before", "SIGKILL of the bot after the order intent is committed, before it is sent"
                             " (kill: its flatten order); then restarted", child=True),
     Fault("sigkill_after", "SIGKILL of the bot after the venue accepted the order, before the answer arrived"
@@ -116,6 +119,8 @@ async def setup(env: Env, fault: Fault, action: str) -> None:
 async def inject(env: Env, fault: Fault, action: str) -> None:
     if fault.name == "tg_down":
         await env.tg_fault({"kind": "down", "duration_s": fault.outage_s, "methods": TG_SENDING})
+    if fault.name == "tg_down_all":
+        await env.tg_fault({"kind": "down", "duration_s": fault.outage_s})
     for body in venue_faults(fault.name, action):
         await env.hl_fault(body)
     if fault.outside:
@@ -146,7 +151,7 @@ async def act(env: Env, fault: Fault, action: str) -> Marks:
     if fault.name == "ws_close":
         await asyncio.sleep(0.3)
         await env.hl_fault({"kind": "ws_close"})
-    if fault.name == "tg_down":
+    if fault.name.startswith("tg_down"):
         m.answer_within_s = fault.outage_s + ANSWER_S
     if fault.child:
         await kill_and_restart(env, fault, m)
@@ -175,7 +180,7 @@ async def kill_and_restart(env: Env, fault: Fault, m: Marks) -> None:
 
 
 async def settle(env: Env, fault: Fault, m: Marks) -> Row:
-    bound = m.t0 + (fault.outage_s + 25 if fault.outage_s > BOUND_S - 10 else BOUND_S)
+    bound = m.t0 + (BOUND_S if fault.outage_s <= LONG_OUTAGE_S else fault.outage_s + 25)
     fault_over = max(m.t0 + fault.outage_s, time.monotonic())
     while True:
         await asyncio.sleep(0.25)

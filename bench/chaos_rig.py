@@ -269,7 +269,7 @@ class Env:
 
     @property
     def engine(self) -> Engine:
-        return self.rig.hl.engine  # type: ignore[no-any-return]
+        return self.rig.hl.engine
 
     @property
     def url(self) -> str:
