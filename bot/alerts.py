@@ -24,9 +24,11 @@ from exchanges.models import (
     OrderUpdate,
     StreamStatus,
 )
+from handlers.keyboards import FLATTEN_CHOICE
 from handlers.render import esc, fmt_num, fmt_usd
 from handlers.views import kill_view, order_result_view
 from risk.events import (
+    NOT_ON_VENUE,
     KillReport,
     LimitBreached,
     LossWarning,
@@ -201,8 +203,7 @@ class AlertRouter:
         """The kill report: as a reply where it was asked for (always delivered), as a risk alert to the
         other alert chats. The final report edits the first in place."""
         text = "\n\n".join([t for _, t in before] + [kill_view(report)])
-        buttons = [[("Flatten all now", "kf:yes"), ("Keep positions", "kf:no")]] if (
-            report.flatten == "ask" and report.kept_positions) else []
+        buttons = FLATTEN_CHOICE if report.flatten == "ask" and report.kept_positions else []
         key = f"kill:{report.kill_id}"
         reply_chat, _, reply_msg = (report.reply_to or "").partition(":")
         edit = {"edit_of": key} if report.follow_up else {}
@@ -227,7 +228,7 @@ class AlertRouter:
         except Exception:  # the result goes out with plain numbers rather than not at all
             market = None
         text = order_result_view(o, market, str(extra.get("what") or "order"))
-        if o.status is OrderStatus.REJECTED and "never reached" in (o.reason or ""):
+        if n.how == NOT_ON_VENUE:
             text += "\nNothing was sent to the venue; send the command again if you still want it."
         await self.n.alert(REPLIES, text, chats=[str(chat)], edit_message=int(message), buttons=[],
                            dedupe_key=f"result:{o.client_id}:{o.status.value}")

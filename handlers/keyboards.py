@@ -37,9 +37,12 @@ def orders(items: list[Order], limit: int = 20) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
+# the kill report's question, as (label, callback data) rows: shown directly or through the outbox
+FLATTEN_CHOICE = [[("Flatten all now", "kf:yes"), ("Keep positions", "kf:no")]]
+
+
 def flatten_choice() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton("Flatten all now", callback_data="kf:yes"),
-                                  InlineKeyboardButton("Keep positions", callback_data="kf:no")]])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row] for row in FLATTEN_CHOICE])
 
 
 def kill_keyboard() -> ReplyKeyboardMarkup:

@@ -41,6 +41,9 @@ class OrderAdopted:
     ts_ms: int
 
 
+NOT_ON_VENUE = "not on the venue"  # OrderResolved.how of an order the venue never had (nothing was sent)
+
+
 @dataclass(frozen=True, slots=True)
 class OrderResolved:
     """An order whose outcome was unknown (timeout, restart) has been looked up."""

@@ -47,7 +47,6 @@ class KillSwitch:
                  clock: Callable[[], int], *, inflight_wait_s: float = 2.0, attempt_timeout_s: float = 10.0):
         self.m, self.state, self.bus, self.clock = manager, state, bus, clock
         self.mode = config.kill.flatten
-        self.attempts = config.kill.retry_attempts  # failed attempts before a venue is reported as failing
         self.backoff = float(config.kill.retry_backoff_seconds)
         self.slippage = config.kill.flatten_slippage
         self.first_report_s = float(config.kill.first_report_seconds)

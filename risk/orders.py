@@ -33,7 +33,7 @@ from exchanges.models import (
     Side,
     TimeInForce,
 )
-from risk.events import Bus, OrderResolved, TradingState
+from risk.events import NOT_ON_VENUE, Bus, OrderResolved, TradingState
 from risk.limits import CheckContext, Limits, LossStatus, Refusal, run_checks
 from risk.order_state import LIVE, merge, new_client_id
 from risk.pnl import PnLTracker
@@ -382,7 +382,7 @@ class OrderManager:
             gone = replace(order, status=OrderStatus.REJECTED, updated_ms=self.clock(),
                            reason="never reached the venue (not found by client id)")
             resolved = await self._finish(order, gone)
-            self.bus.publish(OrderResolved(resolved, "not on the venue", self.clock()))
+            self.bus.publish(OrderResolved(resolved, NOT_ON_VENUE, self.clock()))
             return resolved
         return await self.store.get_order(order.client_id or "") or order
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from exchanges.errors import ExchangeError, OrderNotFoundError
 from exchanges.models import Event, Fill, FillEvent, Order, OrderStatus, OrderUpdate, StreamStatus
-from risk.events import OrderAdopted, OrderResolved
+from risk.events import NOT_ON_VENUE, OrderAdopted, OrderResolved
 from risk.order_state import LIVE, merge, with_fills
 from risk.orders import OrderManager
 
@@ -166,7 +166,7 @@ class OrderSync:
                 gone = replace(order, status=OrderStatus.REJECTED, updated_ms=self.m.clock(),
                                reason="never reached the venue (the bot stopped before sending it)")
                 settled = await self.m._finish(order, gone)
-                self.m.bus.publish(OrderResolved(settled, "not on the venue", self.m.clock()))
+                self.m.bus.publish(OrderResolved(settled, NOT_ON_VENUE, self.m.clock()))
                 return settled
             return await self.m.resolve(order)
         except ExchangeError as exc:

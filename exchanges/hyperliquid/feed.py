@@ -110,7 +110,10 @@ class StreamFeed:
             if not self._stream.connected.is_set():
                 if loop.time() - last_poll >= self.down_poll_s:
                     last_poll = loop.time()
-                    await self._fills_since_last()
+                    try:
+                        await self._fills_since_last()
+                    except ExchangeError as exc:
+                        log.info("fills over REST while the stream is down: %s", exc)
                 continue
             try:
                 behind = await self.probe_once()
@@ -200,19 +203,15 @@ class StreamFeed:
             self._open_seen.pop(order.order_id, None)
 
     async def _fills_since_last(self) -> None:
-        try:
-            for fill in await self.fills(max(0, self._last_fill_ms - 1)):
-                self._emit_fill(fill, snapshot=False)
-        except ExchangeError as exc:
-            log.info("fills over REST while the stream is down: %s", exc)
+        for fill in await self.fills(max(0, self._last_fill_ms - 1)):
+            self._emit_fill(fill, snapshot=False)
 
     async def _backfill(self) -> None:
         """After a gap: fills since the last one seen, the state of every order still open, and the
         final state of every order that was open before and is not any more (filled, cancelled by the
         venue, ...), so no order is left looking open."""
         try:
-            for fill in await self.fills(max(0, self._last_fill_ms - 1)):
-                self._emit_fill(fill, snapshot=False)
+            await self._fills_since_last()
             still_open = await self.open_orders()
             for order in still_open:
                 self._track(order)
