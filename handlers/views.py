@@ -12,7 +12,7 @@ from exchanges.models import AccountBalances, FundingRate, Market, Order, OrderS
 from handlers.parsing import UsageError
 from handlers.render import esc, fmt_num, fmt_pct, fmt_price, fmt_size, fmt_usd, table
 from risk.events import KillReport
-from risk.orders import Preview
+from risk.orders import Preview, rejected_before_sending
 
 T = TypeVar("T")
 
@@ -135,6 +135,8 @@ def order_result_view(order: Order, m: Market | None, what: str) -> str:
     elif s is OrderStatus.CANCELED and order.filled > 0:
         body = (f"🟡 Filled {esc(fmt_size(m, order.filled))} of {esc(fmt_size(m, order.size))} at avg"
                 f" {esc(fmt_price(m, order.avg_price))}; {esc(order.reason or 'the rest was cancelled')}")
+    elif rejected_before_sending(order):
+        body = f"❌ Rejected before sending: {esc(order.reason or '')}"
     elif s is OrderStatus.REJECTED or s is OrderStatus.CANCELED:
         body = f"❌ Rejected by {esc(order.exchange)}: {esc(order.reason or 'no reason given')}"
     else:

@@ -43,6 +43,14 @@ from risk.state import StateBook
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 CANCEL_CAUSES_KEPT = 4096
+# reasons of orders the bot itself did not send (the venue never saw them)
+HALTED_BEFORE_SEND = "trading halted before the order was sent"
+LEVERAGE_FAILED = "could not set leverage"
+
+
+def rejected_before_sending(order: Order) -> bool:
+    return order.status is OrderStatus.REJECTED and (order.reason or "").startswith((HALTED_BEFORE_SEND,
+                                                                                    LEVERAGE_FAILED))
 CANCEL_ALL_SLACK_MS = 5_000
 
 
@@ -86,7 +94,7 @@ class Placed:
 class OrderManager:
     def __init__(self, exchanges: dict[str, Exchange], store: Store, state: StateBook, pnl: PnLTracker,
                  config: Config, bus: Bus, clock: Callable[[], int], *, lookup_grace_s: float = 0.5,
-                 lookup_attempts: int = 5):
+                 lookup_attempts: int = 5, answer_within_s: float = 2.0):
         self.exchanges = exchanges
         self.store = store
         self.state = state
@@ -97,6 +105,7 @@ class OrderManager:
         self.clock = clock
         self.lookup_grace_s = lookup_grace_s
         self.lookup_attempts = lookup_attempts
+        self.answer_within_s = answer_within_s
         self._recent: deque[int] = deque()
         self._leverage_set: dict[tuple[str, str], int] = {}
         self._inflight: dict[str, asyncio.Future[None]] = {}
@@ -276,10 +285,12 @@ class OrderManager:
                    also: Callable[[Any], object] | None = None, look_up: bool = True,
                    extra: dict[str, Any] | None = None) -> Order:
         """Intent row, commit, then the network. Callers other than place() are the kill switch's
-        flatten (reduce-only) path; nothing else reaches an adapter's place(). `look_up=False`: an
-        unknown outcome is returned as UNKNOWN at once and resolved in the background (the kill switch
-        must not wait a lookup cycle per attempt). `extra` is kept with the order (e.g. where its
-        preview was shown, so its result can be told there even after a restart)."""
+        flatten (reduce-only) path; nothing else reaches an adapter's place(). An unknown outcome is
+        looked up by client id in the background; the caller waits for that lookup at most
+        answer_within_s (`look_up=False`: not at all, the kill switch must not wait a lookup cycle per
+        attempt) and otherwise gets the order as UNKNOWN; the lookup's result is published. `extra` is
+        kept with the order (e.g. where its preview was shown, so its result can be told there even
+        after a restart)."""
         ex = self.venue(req.exchange)
         cid = req.client_id or new_client_id()
         req = replace(req, client_id=cid)
@@ -299,13 +310,13 @@ class OrderManager:
             # the kill switch may have fired while the intent was being written
             if not reducing and self.state.effective(req.exchange) is not TradingState.ACTIVE:
                 return await self._finish(intent, replace(intent, status=OrderStatus.REJECTED,
-                                                          reason="trading halted before the order was sent"))
+                                                          reason=HALTED_BEFORE_SEND))
             if req.leverage and not reducing:
                 try:
                     await self._ensure_leverage(ex, req.symbol, req.leverage)
                 except ExchangeError as exc:  # the order itself was not sent
                     return await self._finish(intent, replace(intent, status=OrderStatus.REJECTED,
-                                                              reason=f"could not set leverage: {exc.raw}"))
+                                                              reason=f"{LEVERAGE_FAILED}: {exc.raw}"))
             try:
                 async with asyncio.timeout(float(self.config.trading.order_timeout)):
                     sent = await ex.place(req)
@@ -316,22 +327,27 @@ class OrderManager:
                 log.warning("order %s outcome unknown (%s): looking it up by client id", cid, exc or "timeout")
                 unknown = replace(intent, status=OrderStatus.UNKNOWN, updated_ms=self.clock())
                 await self._finish(intent, unknown)
+                lookup = self._resolve_later(unknown)
                 if not look_up:
-                    self._resolve_later(unknown)
                     return unknown
-                return await self.resolve(unknown)
+                # the trader waits for at most answer_within_s; past that the answer says it is being
+                # checked, and the lookup goes on (its result is published when known)
+                answered, _ = await asyncio.wait([lookup], timeout=self.answer_within_s)
+                return lookup.result() if answered else unknown
             return await self._finish(intent, sent)
         finally:
             self._inflight.pop(cid, None)
             done.set_result(None)
 
-    def _resolve_later(self, order: Order) -> None:
+    def _resolve_later(self, order: Order) -> asyncio.Task[Order]:
+        """The background lookup of an order whose outcome is unknown (one per order)."""
         cid = order.client_id or ""
-        if cid in self._resolving:
-            return
-        task = asyncio.get_running_loop().create_task(self.resolve(order), name=f"resolve-{cid}")
-        self._resolving[cid] = task
-        task.add_done_callback(lambda _: self._resolving.pop(cid, None))
+        task = self._resolving.get(cid)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self.resolve(order), name=f"resolve-{cid}")
+            self._resolving[cid] = task
+            task.add_done_callback(lambda _: self._resolving.pop(cid, None))
+        return task
 
     async def resolve_unknown(self) -> int:
         """Look up, in the background, every order whose outcome is still unknown (a lost answer, a

@@ -191,3 +191,24 @@ async def test_start_under_a_429_storm_says_what_it_waits_for(tmp_path):
             await rig.trader.wait(lambda t: any("hyperliquid reconciled" in x for x in texts(t)), within=60)
         finally:
             await starting
+
+
+async def test_a_confirm_during_an_outage_says_it_is_checking_then_what_happened(tmp_path):
+    async with Rig(tmp_path, venue="hyperliquid") as rig:
+        first = await rig.trader.ask("/buy ETH 0.1")  # sets the leverage: the next order sends only itself
+        await rig.trader.click(first, button(first, "ok:"))
+        preview = await rig.trader.ask("/buy ETH 0.1")
+        rig.hl.faults.append(Fault("503", until=time.monotonic() + 4))
+        t0 = time.monotonic()
+        await rig.trader.press(preview["message_id"], button(preview, "ok:"))
+
+        def shown(t):
+            return next(m for m in t["messages"] if m["message_id"] == preview["message_id"])
+
+        t = await rig.trader.wait(lambda t: shown(t)["edits"] > 0, within=10)
+        assert time.monotonic() - t0 < 5  # within seconds, while the venue still answers 503
+        assert "not known yet" in shown(t)["text"] and shown(t)["reply_markup"] is None  # not "Rejected"
+        t = await rig.trader.wait(lambda t: "never reached" in shown(t)["text"], within=40)
+        assert "Nothing was sent" in shown(t)["text"]
+        # the 503 came before the venue acted: only the first order's position
+        assert [p.size for p in rig.hl.engine.positions_view(ADDRESS) if p.size] == [D("0.1")]
