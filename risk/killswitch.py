@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from risk.state import StateBook
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 5.0
+KILL_KEY = "kill"  # the last kill, until confirmed: {reason, by, flatten, confirmed}
 
 
 @dataclass
@@ -75,6 +77,7 @@ class KillSwitch:
         async with self._lock:
             self._kills = kill_id = max(self._kills + 1, self.clock())  # unique across restarts too
             await self.state.persist(old, by)
+            await self._remember(reason, by, do_flatten, confirmed=False)
             await self.m.wait_inflight(self.inflight_wait_s)
             work = [self._start(v, do_flatten) for v in self.m.exchanges]
         left = max(0.0, self.first_report_s - (time.monotonic() - t0))
@@ -86,6 +89,8 @@ class KillSwitch:
                 waiter.cancel()
         first = self._report(reason, by, mode, work, kill_id, reply_to)
         log.warning("kill switch fired by %s (%s): %s", by, reason, first)
+        if first.ok:
+            await self._remember(reason, by, do_flatten, confirmed=True)
         self.bus.publish(first)
         if not first.final:
             task = asyncio.get_running_loop().create_task(self._final(reason, by, mode, work, kill_id, reply_to),
@@ -100,7 +105,25 @@ class KillSwitch:
 
     async def resume(self, by: str) -> bool:
         await self._stop_workers()
+        await self.state.store.set_state(KILL_KEY, "", self.clock())
         return await self.state.set(TradingState.ACTIVE, "resumed", by)
+
+    async def _remember(self, reason: str, by: str, flatten: bool, *, confirmed: bool) -> None:
+        """A kill survives a restart until the venues confirmed it: see finish_after_restart()."""
+        await self.state.store.set_state(KILL_KEY, json.dumps({"reason": reason, "by": by, "flatten": flatten,
+                                                                "confirmed": confirmed}), self.clock())
+
+    async def finish_after_restart(self) -> KillReport | None:
+        """The bot died during a kill (before the venues confirmed it): fire it again, as it was asked
+        (flatten or not), and report. A kill already confirmed is not repeated."""
+        raw = await self.state.store.get_state(KILL_KEY)
+        if self.state.state is not TradingState.HALTED or not raw:
+            return None
+        kill = json.loads(raw)
+        if kill.get("confirmed"):
+            return None
+        return await self.fire(f"{kill['reason']}, resumed after a restart", str(kill.get("by", "restart")),
+                               flatten=bool(kill.get("flatten")))
 
     def _start(self, venue: str, flatten: bool) -> _Work:
         """The venue's worker: a new one, or the running one (told to flatten too, if asked now)."""
@@ -123,7 +146,10 @@ class KillSwitch:
                      reply_to: str | None) -> None:
         await asyncio.gather(*(w.done.wait() for w in work))
         if self.state.state is TradingState.HALTED:
-            self.bus.publish(self._report(reason, by, mode, work, kill_id, reply_to, follow_up=True))
+            final = self._report(reason, by, mode, work, kill_id, reply_to, follow_up=True)
+            if final.ok:
+                await self._remember(reason, by, any(w.flatten for w in work), confirmed=True)
+            self.bus.publish(final)
 
     async def _until_confirmed(self, venue: str, w: _Work) -> None:
         delay = self.backoff

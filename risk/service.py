@@ -82,6 +82,8 @@ class Risk:
                 self._ready(venue)
         if not loops:
             return
+        # a kill the bot died in the middle of is carried on, whatever the venues answer now
+        self._spawn(self.kill.finish_after_restart(), "kill-after-restart")
         for venue in self.orders.exchanges:
             self._spawn(self.sync.run(venue), f"events-{venue}")
         self._spawn(self._every(monitor_interval_s, self.monitor.check_once), "risk-monitor")

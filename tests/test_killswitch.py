@@ -177,3 +177,27 @@ async def test_safety_net_arms_while_orders_rest_and_reports_refusals(tmp_path, 
             "Cannot set scheduled cancel time until enough volume traded."]
     finally:
         await rg.close()
+
+
+async def test_a_kill_the_bot_died_in_is_carried_on_after_the_restart(tmp_path, clock):
+    venue = paper(clock)
+    rg = await rig(tmp_path, clock, {"paper": venue})
+    await rg.orders.place(OrderRequest("paper", "BTC", Side.BUY, D("0.02")))
+    await rg.orders.place(OrderRequest("paper", "ETH", Side.BUY, D("0.01"), D(3400)))
+    venue.faults.down = True  # the kill cannot finish...
+    first = await rg.risk.kill.fire("kill requested", "user:1")
+    assert not first.final
+    await rg.risk.stop()  # ...and the bot dies
+    await rg.store.close()
+    venue.faults.down = False
+    again = await rig(tmp_path, clock, {"paper": venue}, connect=False)  # the restart, same database
+    notices = []
+    again.risk.bus.subscribe(lambda n: notices.extend(n.notices if isinstance(n, NoticeBatch) else [n]))
+    try:
+        report = await again.risk.kill.finish_after_restart()
+        assert report is not None and report.ok and "resumed after a restart" in report.reason
+        assert await venue.open_orders() == [] and await venue.positions() == []
+        assert any(isinstance(n, KillReport) for n in notices)  # the trader is told
+        assert await again.risk.kill.finish_after_restart() is None  # confirmed now: not repeated
+    finally:
+        await again.close()
