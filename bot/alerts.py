@@ -13,6 +13,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from bot.notifier import REPLIES, Notifier
+from exchanges.aio import within
+from exchanges.errors import ExchangeError
 from exchanges.models import (
     Event,
     Fill,
@@ -114,8 +116,10 @@ class AlertRouter:
         avg = sum((f.price * f.size for f in fills), ZERO) / size
         fee = sum((f.fee for f in fills), ZERO)
         pnl = sum((f.realized_pnl for f in fills), ZERO)
+        if order is None:  # an order the bot does not know (yet): ask the venue rather than guess "partly"
+            order = await self._venue_order(f0)
         done = order is not None and order.status is OrderStatus.FILLED
-        head = "✅ <b>Filled</b>" if done else "🟡 <b>Partly filled</b>"
+        head = "✅ <b>Filled</b>" if done else "🟡 <b>Partly filled</b>" if order is not None else "🔵 <b>Fill</b>"
         lines = [f"{head} {esc(f0.side.value.upper())} {esc(fmt_num(size))} {esc(f0.symbol)} on {esc(f0.exchange)}",
                  f"avg {esc(fmt_num(avg))} · {len(fills)} fill(s) · fee {esc(fmt_num(fee))} {esc(f0.fee_asset)}"]
         if order is not None:
@@ -133,6 +137,14 @@ class AlertRouter:
             except Exception as exc:  # the alert goes out without the position rather than not at all
                 log.warning("position for fill alert unavailable: %s", exc)
         await self.n.alert("fills", "\n".join(lines), dedupe_key=f"fill:{f0.exchange}:{fills[-1].fill_id}")
+
+    async def _venue_order(self, fill: Fill) -> Order | None:
+        try:
+            return await within(self.risk.orders.venue(fill.exchange).order_status(fill.symbol,
+                                                                                   order_id=fill.order_id), 5)
+        except (ExchangeError, OSError, TimeoutError) as exc:
+            log.info("state of order %s for its fill alert unknown: %s", fill.order_id, exc)
+            return None
 
     def _order_change(self, before: Order, after: Order) -> None:
         if before.status is after.status:
@@ -232,6 +244,15 @@ class AlertRouter:
             text += "\nNothing was sent to the venue; send the command again if you still want it."
         await self.n.alert(REPLIES, text, chats=[str(chat)], edit_message=int(message), buttons=[],
                            dedupe_key=f"result:{o.client_id}:{o.status.value}")
+        await self.risk.orders.store.order_told(o.client_id or "")
+
+    async def tell_untold(self, since_ms: int) -> int:
+        """At start: orders confirmed from a preview whose result never reached it (the bot died between
+        the venue's answer and the edit) are told there now. Returns how many."""
+        untold = await self.risk.orders.store.untold_orders(since_ms)
+        for o in untold:
+            await self._order_resolved(OrderResolved(o, "found at start", self.clock()))
+        return len(untold)
 
     def describe(self, notice: Notice) -> tuple[str, str] | None:
         """(alert kind, HTML text) for a risk notice."""

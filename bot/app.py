@@ -27,6 +27,7 @@ from risk.service import Risk
 log = logging.getLogger("tradebot")
 CONNECT_WAIT_S = 15.0
 STARTUP_NOTICE_S = 3.0
+UNTOLD_WINDOW_MS = 86_400_000  # results not shown are told at start for orders of the last day
 
 
 class StartupError(Exception):
@@ -131,6 +132,8 @@ class App:
                 except (ExchangeError, OSError, TimeoutError) as exc:
                     log.warning("exchange %s connected; its balances cannot be read yet: %s", name, exc)
         await self.risk.start()
+        if self.alerts is not None:
+            await self.alerts.tell_untold(self.clock() - UNTOLD_WINDOW_MS)
         log.info("trading state %s", self.risk.state.state)
 
     async def stop(self) -> None:

@@ -239,6 +239,19 @@ class Store:
         r = await self._one("SELECT extra FROM orders WHERE client_id = ?", (client_id,))
         return json.loads(r["extra"]) if r else {}
 
+    async def order_told(self, client_id: str) -> None:
+        """The order's result reached the preview it was confirmed from (or is queued to)."""
+        async with self.transaction() as db:
+            await db.execute("UPDATE orders SET extra = json_set(extra, '$.told', 1) WHERE client_id = ?",
+                             (client_id,))
+
+    async def untold_orders(self, since_ms: int) -> list[Order]:
+        """Orders confirmed from a preview (since since_ms) whose result was never told there."""
+        rows = await self._all("SELECT * FROM orders WHERE created_ms >= ? AND json_extract(extra, '$.message_id')"
+                               " IS NOT NULL AND json_extract(extra, '$.told') IS NULL ORDER BY created_ms",
+                               (since_ms,))
+        return [order_from(r) for r in rows]
+
     # ---- fills ----
     async def add_fill(self, fill: Fill, order: Order | None = None) -> bool:
         """Store a fill once (deduped by venue fill id) and, in the same transaction, the order it

@@ -53,6 +53,7 @@ async def on_confirm(update: Update, context: Ctx) -> str:
         await edit(update, views.order_result_view(out.order, markets.get((out.order.exchange, out.order.symbol)),
                                                    out.detail), durable=f"result:{out.order.client_id}",
                    notifier=s.notifier)
+        await s.store.order_told(out.order.client_id or "")
         return f"placed {out.order.client_id} {out.order.status.value}"
     await edit(update, f"✅ {out.detail}" if out.status == "done" else views.outcome_view(out))
     return out.status

@@ -212,3 +212,33 @@ async def test_a_confirm_during_an_outage_says_it_is_checking_then_what_happened
         assert "Nothing was sent" in shown(t)["text"]
         # the 503 came before the venue acted: only the first order's position
         assert [p.size for p in rig.hl.engine.positions_view(ADDRESS) if p.size] == [D("0.1")]
+
+
+async def test_a_result_the_bot_died_before_showing_is_shown_after_the_restart(tmp_path):
+    async with Rig(tmp_path) as rig:
+        preview = await rig.trader.ask("/buy ETH 0.1")
+        now = rig.app.clock()
+        # the venue filled it and the row says so; the bot died before editing the preview
+        await rig.app.store.insert_order(
+            Order("paper", "ETH", Side.BUY, D("0.1"), None, OrderStatus.FILLED, client_id=new_client_id(),
+                  order_id="77", filled=D("0.1"), avg_price=D("3451.5"), created_ms=now, updated_ms=now),
+            extra={"chat_id": 111, "message_id": preview["message_id"], "what": "buy"})
+        await rig.stop_bot()
+        await rig.start_bot()
+        t = await rig.trader.wait(lambda t: "Filled" in next(
+            m for m in t["messages"] if m["message_id"] == preview["message_id"])["text"], within=10)
+        shown = next(m for m in t["messages"] if m["message_id"] == preview["message_id"])
+        assert "3,451.5" in shown["text"] and shown["reply_markup"] is None
+        await rig.stop_bot()
+        await rig.start_bot()  # told once: a second restart edits nothing
+        await asyncio.sleep(1.5)
+        again = next(m for m in (await rig.trader.transcript())["messages"] if m["message_id"] == preview["message_id"])
+        assert again["edits"] == shown["edits"]
+
+
+async def test_a_complete_fill_of_an_outside_order_is_not_called_partial(tmp_path):
+    async with Rig(tmp_path, venue="hyperliquid", **ALERTS_ON) as rig:
+        outside(rig, "ETH", Side.BUY, "0.5")  # one fill, the whole order, placed in the web app
+        t = await rig.trader.wait(lambda t: any("BUY 0.5 ETH" in x for x in texts(t)), within=10)
+        [alert] = [x for x in texts(t) if "BUY 0.5 ETH" in x]
+        assert alert.startswith("✅ <b>Filled</b>"), alert
