@@ -1,7 +1,9 @@
 """Kill switch: HALTED first, then cancel everything and (per config) flatten, on every venue at once.
 
-Every decision and every result is read from the venue over REST (`fresh=True`): a pushed state can
-be stale exactly when it matters (a silent feed). Each venue has one worker that repeats
+Every result is read back from the venue over REST (`fresh=True`): a pushed state can be stale
+exactly when it matters (a silent feed). The first attempt acts on what the adapter holds only where
+its feed is proven live (a recent message on that subscription, or a probe that agreed); every retry
+asks the venue too. Each venue has one worker that repeats
 cancel → flatten → read back until the venue itself confirms it (no order left, flat when
 flattening), with a per-attempt time limit and a capped backoff, for as long as trading is HALTED.
 The trader gets a first report within `first_report_s` of the press whatever the venues do (what is
@@ -169,7 +171,10 @@ class KillSwitch:
         ex = self.m.venue(venue)
         failures: list[str] = []
         cancelled, closed = r.cancelled, set(r.closed)
-        jobs = [self._cancel_all(venue)] + ([self._flatten(venue)] if flatten else [])
+        # the first attempt may act on pushed state where the venue's feed is proven live (the adapter
+        # decides); every retry, and every check, asks the venue itself
+        fresh = r.attempts > 0
+        jobs = [self._cancel_all(venue, fresh)] + ([self._flatten(venue, fresh)] if flatten else [])
         for res in await asyncio.gather(*(self._timed(j) for j in jobs), return_exceptions=True):
             if isinstance(res, int):
                 cancelled += res
@@ -210,11 +215,11 @@ class KillSwitch:
         async with asyncio.timeout(self.attempt_timeout_s):
             return await aw  # type: ignore[misc]
 
-    async def _cancel_all(self, venue: str) -> int:
-        return len(await self.m.cancel_all(venue, fresh=True, cause="cancelled by the kill switch"))
+    async def _cancel_all(self, venue: str, fresh: bool) -> int:
+        return len(await self.m.cancel_all(venue, fresh=fresh, cause="cancelled by the kill switch"))
 
-    async def _flatten(self, venue: str) -> set[str] | list[str]:
-        positions = [p for p in await self.m.venue(venue).positions(fresh=True) if p.size != 0]
+    async def _flatten(self, venue: str, fresh: bool) -> set[str] | list[str]:
+        positions = [p for p in await self.m.venue(venue).positions(fresh=fresh) if p.size != 0]
         results = await asyncio.gather(*(self._close(p) for p in positions), return_exceptions=True)
         failed = [f"close {p.symbol}: {_why(r)}" for p, r in zip(positions, results, strict=True)
                   if isinstance(r, BaseException)]
