@@ -29,7 +29,18 @@ USAGE = {
     "lev": ("/lev [exchange] SYMBOL N", "/lev BTC 5"),
     "price": ("/price SYMBOL", "/price ETH"),
     "funding": ("/funding [exchange] SYMBOL", "/funding BTC"),
+    "tp": ("/tp [exchange] SYMBOL PRICE|off", "/tp ETH 3900"),
+    "sl": ("/sl [exchange] SYMBOL PRICE|off", "/sl ETH 3300"),
+    "chart": ("/chart [exchange] SYMBOL [1m|5m|15m|1h|4h|1d]", "/chart BTC 15m"),
+    "book": ("/book [exchange] SYMBOL", "/book ETH"),
+    "trades": ("/trades [N]", "/trades 20"),
+    "daily": ("/daily [DAYS]", "/daily 7"),
+    "weekly": ("/weekly [WEEKS]", "/weekly 4"),
+    "monthly": ("/monthly [MONTHS]", "/monthly 3"),
+    "profit": ("/profit", "/profit"),
+    "performance": ("/performance", "/performance"),
 }
+CHART_INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
 
 
 def usage_error(cmd: str, problem: str) -> UsageError:
@@ -169,3 +180,34 @@ def parse_symbol(args: list[str], cmd: str) -> tuple[str | None, str]:
     if len(rest) != 1:
         raise usage_error(cmd, "give one symbol")
     return exchange, symbol_of(rest[0], cmd)
+
+
+def parse_count(args: list[str], cmd: str, default: int, maximum: int) -> int:
+    """An optional whole number of rows/periods: `/trades 20`, `/daily 7`."""
+    if not args:
+        return default
+    if len(args) != 1 or not re.fullmatch(r"[0-9]{1,4}", args[0]) or not 1 <= int(args[0]) <= maximum:
+        raise usage_error(cmd, f"give a whole number from 1 to {maximum}")
+    return int(args[0])
+
+
+def parse_chart(args: list[str]) -> tuple[str | None, str, str]:
+    """`/chart [exchange] SYMBOL [interval]` -> (exchange, symbol, interval); 1h by default."""
+    exchange, rest = exchange_prefix(args)
+    if not 1 <= len(rest) <= 2:
+        raise usage_error("chart", "give a symbol and optionally an interval")
+    interval = rest[1].lower() if len(rest) == 2 else "1h"
+    if interval not in CHART_INTERVALS:
+        raise usage_error("chart", f"the interval must be one of {' '.join(CHART_INTERVALS)}")
+    return exchange, symbol_of(rest[0], "chart"), interval
+
+
+def parse_trigger(args: list[str], cmd: str) -> tuple[str | None, str, Decimal | None]:
+    """`/tp [exchange] SYMBOL PRICE|off` -> (exchange, symbol, price); None = remove it."""
+    exchange, rest = exchange_prefix(args)
+    if len(rest) != 2:
+        raise usage_error(cmd, "give a symbol and a price (or off)")
+    symbol = symbol_of(rest[0], cmd)
+    if rest[1].lower() == "off":
+        return exchange, symbol, None
+    return exchange, symbol, positive(rest[1], "the price", cmd)
