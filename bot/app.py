@@ -85,6 +85,7 @@ class App:
         self.notifier: Notifier | None = None
         self.alerts: AlertRouter | None = None
         self.jobs: Jobs | None = None
+        self._started_task: asyncio.Task[None] | None = None
         if tg.enabled:
             chats = [str(tg.chat_id)] if tg.chat_id is not None else [str(u) for u in sorted(tg.authorized_user_ids)]
             a = config.alerts
@@ -134,9 +135,15 @@ class App:
         await self.risk.start()
         if self.alerts is not None:
             await self.alerts.tell_untold(self.clock() - UNTOLD_WINDOW_MS)
+        if self.jobs is not None:  # in the background: a venue that is slow to answer must not hold the start
+            self._started_task = asyncio.create_task(self.jobs.started(), name="started report")
         log.info("trading state %s", self.risk.state.state)
 
     async def stop(self) -> None:
+        if self._started_task is not None:
+            self._started_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._started_task
         if self.telegram is not None:
             await self.telegram.stop()
         if self._notifier_task is not None:

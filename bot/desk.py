@@ -18,12 +18,14 @@ from typing import Any
 
 from bot.config_schema import Config
 from bot.store import Confirmation, Store, TokenRefused
-from exchanges.models import Order, OrderRequest, OrderType, Side, TimeInForce
+from exchanges.errors import OrderNotFoundError
+from exchanges.models import Order, OrderRequest, OrderStatus, OrderType, Position, Side, TimeInForce
 from exchanges.precision import to_wire
 from risk.orders import OrderRefused, Preview
 from risk.service import Risk
 
 ZERO = Decimal(0)
+TRIGGERS = {"tp": (OrderType.TAKE_PROFIT, "take profit"), "sl": (OrderType.STOP, "stop loss")}
 
 
 class DeskError(ValueError):
@@ -114,6 +116,42 @@ class Desk:
             req = replace(req, size=market.round_size(req.size))
         return await self.quote_order(user_id, chat_id, req, f"close {to_wire(percent)}% of {symbol}")
 
+    async def triggers(self, venue: str, symbol: str, kind: str) -> tuple[Position, list[Order]]:
+        """The open position on a market and its take profit (kind "tp") or stop loss ("sl") orders."""
+        order_type, name = TRIGGERS[kind]
+        ex = self.risk.orders.venue(venue)
+        pos = next((p for p in await ex.positions() if p.symbol == symbol and p.size != 0), None)
+        if pos is None:
+            raise DeskError(f"no open {symbol} position on {venue}: a {name} needs one (tp= and sl= attach one"
+                            " to a new order)")
+        orders = [o for o in await ex.open_orders() if o.symbol == symbol and o.order_type is order_type
+                  and o.trigger_price is not None]
+        return pos, orders
+
+    async def quote_trigger(self, user_id: int, chat_id: int, venue: str, symbol: str, kind: str,
+                            price: Decimal) -> Quote:
+        """Set or move a position's take profit / stop loss: a reduce-only trigger for the whole position,
+        placed before the one it replaces is cancelled, so the position is never left unprotected."""
+        pos, old = await self.triggers(venue, symbol, kind)
+        order_type, name = TRIGGERS[kind]
+        req = OrderRequest(venue, symbol, Side.SELL if pos.size > 0 else Side.BUY, abs(pos.size), None, order_type,
+                           reduce_only=True, trigger_price=price)
+        pv = await self.risk.orders.preview(req)
+        moved = f" (replaces {', '.join(to_wire(o.trigger_price or ZERO) for o in old)})" if old else ""
+        what = f"{name} at {to_wire(price)} for the {symbol} {'long' if pos.size > 0 else 'short'}{moved}"
+        if not pv.ok:
+            return Quote(pv, None, what)
+        payload = {"request": request_to_dict(pv.request), "est_price": "0", "what": what,
+                   "replaces": [o.order_id for o in old if o.order_id]}
+        return Quote(pv, await self._token(user_id, chat_id, "order", payload), what)
+
+    async def open_order_count(self, venues: list[str], symbol: str | None) -> int:
+        """Open orders on these venues (of one market, or all): a cancel with nothing to cancel asks nothing."""
+        n = 0
+        for venue in venues:
+            n += sum(1 for o in await self.risk.orders.venue(venue).open_orders() if symbol in (None, o.symbol))
+        return n
+
     async def quote_action(self, user_id: int, chat_id: int, kind: str, payload: dict[str, Any]) -> str:
         return await self._token(user_id, chat_id, kind, payload)
 
@@ -174,7 +212,14 @@ class Desk:
             n = 0
             for venue in c.payload["exchanges"]:
                 n += len(await self.risk.orders.cancel_all(venue, c.payload.get("symbol")))
-            return Outcome("done", c.kind, detail=f"{n} order(s) cancelled")
+            if n == 0:
+                return Outcome("done", c.kind, detail="Nothing was open any more; nothing was cancelled.")
+            return Outcome("done", c.kind, detail=f"{n} order{'s' if n != 1 else ''} cancelled")
+        if c.kind == "trigger_off":
+            p = c.payload
+            for oid in p["order_ids"]:
+                await self.risk.orders.cancel(p["exchange"], p["symbol"], order_id=oid)
+            return Outcome("done", c.kind, detail=f"{p['what']} removed.")
         if c.kind == "resume":
             changed = await self.risk.kill.resume(origin)
             return Outcome("done", c.kind, detail="Trading resumed." if changed else "Trading was already active.")
@@ -200,5 +245,12 @@ class Desk:
             return await self._use(c) or Outcome("refused", c.kind, preview=pv, detail=c.payload.get("what", ""))
         except TokenRefused as exc:
             return Outcome(exc.status, c.kind)
+        if c.payload.get("replaces") and placed.order.status in (OrderStatus.OPEN, OrderStatus.WAITING_TRIGGER):
+            for oid in c.payload["replaces"]:  # the new trigger is on the venue: now the old one can go
+                try:
+                    await self.risk.orders.cancel(req.exchange, req.symbol, order_id=oid,
+                                                  cause="replaced by a modified order")
+                except OrderNotFoundError:
+                    pass  # it fired or was cancelled meanwhile
         return Outcome("placed", c.kind, order=placed.order, preview=pv, detail=c.payload.get("what", ""))
 

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from bot.config_schema import Config
 from bot.cron import Cron
 from bot.notifier import REPLIES, Notifier
+from bot.reports import daily_text, started_text
 from bot.services import Services
 from handlers.render import esc, fmt_num
-from handlers.views import pnl_view
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
@@ -54,9 +54,12 @@ class Jobs:
         except Exception:  # the next run still happens
             log.exception("job %s failed", name)
 
+    async def started(self) -> None:
+        """Told once per start, so a restart (a crash, a deploy) is never silent."""
+        await self.n.alert("reports", await started_text(self.s), dedupe_key=f"started:{self.s.started_ms}")
+
     async def daily_report(self) -> None:
-        periods, unrealized = await self.s.pnl()
-        text = "📊 <b>Daily report</b>\n" + pnl_view(periods, unrealized)
+        text = await daily_text(self.s)
         day = self.clock() // DAY_MS
         await self.n.alert("reports", text, dedupe_key=f"report:{day}")
         await self.n.alert("reports", "Equity, last 30 days", dedupe_key=f"report-chart:{day}",

@@ -122,6 +122,10 @@ async def cancel(update: Update, context: Ctx) -> str:
     venues = [s.desk.resolve_exchange(args.exchange)] if args.exchange or args.kind == "id" else s.desk.venues
     if args.kind == "all" or args.kind == "symbol":
         symbol = None if args.kind == "all" else args.target
+        what = "open orders" if symbol is None else f"open {symbol} orders"
+        if await s.desk.open_order_count(venues, symbol) == 0:
+            await reply(update, context, f"No {esc(what)} on {esc(', '.join(venues))}; nothing to cancel.")
+            return "nothing to cancel"
         token = await s.desk.quote_action(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
                                           "cancel_all", {"exchanges": venues, "symbol": symbol})
         what = "every open order" if symbol is None else f"every open {symbol} order"

@@ -13,7 +13,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from exchanges.errors import ExchangeError
-from handlers import buttons, commands
+from handlers import buttons, commands, triggers
 from handlers.auth import describe, gate
 from handlers.common import Ctx, reply, svc
 from handlers.keyboards import KILL_TEXT
@@ -42,6 +42,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(("close",), commands.close, "Close a position: /close SYMBOL [PERCENT]"),
     Command(("cancel",), commands.cancel, "Cancel: /cancel ORDER_ID|SYMBOL|all"),
     Command(("lev",), commands.lev, "Set leverage: /lev SYMBOL N"),
+    Command(("tp",), triggers.tp, "Set or move a take profit: /tp SYMBOL PRICE|off"),
+    Command(("sl",), triggers.sl, "Set or move a stop loss: /sl SYMBOL PRICE|off"),
     Command(("price",), commands.price, "Bid/ask/mark on every exchange: /price SYMBOL"),
     Command(("funding",), commands.funding, "Funding rates: /funding SYMBOL"),
     Command(("pnl",), commands.pnl, "PnL today, 7 and 30 days"),

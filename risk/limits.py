@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.config_schema import Config
-from exchanges.models import Market, OrderRequest, Position
+from exchanges.models import Market, OrderRequest, OrderType, Position
 from exchanges.precision import to_wire
 from risk.events import TradingState
 
@@ -114,7 +114,12 @@ class CheckContext:
 
 
 def _usd(v: Decimal) -> str:
-    return f"${to_wire(v.quantize(Decimal('0.01')))}"
+    return f"${v.quantize(Decimal('0.01')):,.2f}"
+
+
+def _px(v: Decimal) -> str:
+    """A price as the trader typed it or the venue shows it, with separators (refusals are read on a phone)."""
+    return f"{Decimal(to_wire(v)):,f}"
 
 
 def check_state(c: CheckContext) -> Refusal | None:
@@ -199,12 +204,72 @@ def check_correlation(c: CheckContext) -> Refusal | None:
 
 
 def check_price_band(c: CheckContext) -> Refusal | None:
+    """A fat finger hurts only through the market: a buy limit far above the mark or a sell far below it
+    fills at once at a bad price; one resting on its passive side is no risk."""
     if c.request.price is None or c.mark <= 0:
         return None
-    deviation = abs(c.request.price - c.mark) / c.mark * 100
-    if deviation > c.limits.price_band_percent:
-        return Refusal("PRICE_BAND", f"Limit {to_wire(c.request.price)} is {deviation:.2f}% away from mark"
-                                     f" {to_wire(c.mark)} (band {to_wire(c.limits.price_band_percent)}%).")
+    through = (c.request.price - c.mark) * c.request.side.sign / c.mark * 100
+    if through > c.limits.price_band_percent:
+        return Refusal("PRICE_BAND", f"Limit {_px(c.request.price)} is {through:.2f}% through mark {_px(c.mark)}"
+                                     f" (band {to_wire(c.limits.price_band_percent)}%): it would fill at once"
+                                     " at that price.")
+    return None
+
+
+def _trigger_refs(c: CheckContext) -> tuple[list[Decimal], str]:
+    """What a TP/SL is measured against: the entry (the limit price or the expected fill), and for a market
+    order the mark too, since it fills there now."""
+    refs = [c.price] + ([c.mark] if c.request.price is None and c.mark > 0 else [])
+    return refs, f"entry {_px(c.price)}" + (f" (mark {_px(c.mark)})" if len(refs) > 1 else "")
+
+
+def check_take_profit(c: CheckContext) -> Refusal | None:
+    """A take profit beyond the entry in the order's favour, else it fires as soon as the order fills."""
+    r = c.request
+    refs, where = _trigger_refs(c)
+    if r.take_profit is not None and any((r.take_profit - ref) * r.side.sign <= 0 for ref in refs):
+        rule = "above" if r.side.sign > 0 else "below"
+        return Refusal("TP_SIDE", f"Take profit {_px(r.take_profit)} is not {rule} the {where}: on a"
+                                  f" {r.side.value} it goes {rule} the entry, or it fires at once.")
+    return None
+
+
+def check_stop_loss(c: CheckContext) -> Refusal | None:
+    """A stop loss beyond the entry against the order, else it closes at a loss (plus two fees) at once."""
+    r = c.request
+    refs, where = _trigger_refs(c)
+    if r.stop_loss is not None and any((ref - r.stop_loss) * r.side.sign <= 0 for ref in refs):
+        rule = "below" if r.side.sign > 0 else "above"
+        return Refusal("SL_SIDE", f"Stop loss {_px(r.stop_loss)} is not {rule} the {where}: on a"
+                                  f" {r.side.value} it goes {rule} the entry, or it fires at once.")
+    return None
+
+
+def check_trigger(c: CheckContext) -> Refusal | None:
+    """A standalone take profit / stop loss that would fire the moment it is placed protects nothing."""
+    r = c.request
+    if r.order_type not in (OrderType.TAKE_PROFIT, OrderType.STOP) or r.trigger_price is None or c.mark <= 0:
+        return None
+    # it closes with `side`: a take profit waits for the market to move against that side's price, a stop for
+    # the market to move through it
+    beyond = (r.trigger_price - c.mark) * r.side.sign
+    if r.order_type is OrderType.TAKE_PROFIT and beyond >= 0:
+        rule = "above" if r.side.sign < 0 else "below"
+        return Refusal("TP_SIDE", f"Take profit {_px(r.trigger_price)} is not {rule} the mark {_px(c.mark)}:"
+                                  " it would fire at once.")
+    if r.order_type is OrderType.STOP and beyond <= 0:
+        rule = "below" if r.side.sign < 0 else "above"
+        return Refusal("SL_SIDE", f"Stop loss {_px(r.trigger_price)} is not {rule} the mark {_px(c.mark)}:"
+                                  " it would fire at once.")
+    return None
+
+
+def check_reduce_only(c: CheckContext) -> Refusal | None:
+    r = c.request
+    if r.reduce_only and (c.position_before == 0 or c.position_before * r.side.sign > 0):
+        held = "no position" if c.position_before == 0 else ("a long" if c.position_before > 0 else "a short")
+        return Refusal("NOTHING_TO_REDUCE", f"Reduce-only {r.side.value}, but {r.symbol} on {r.exchange} holds"
+                                            f" {held}: it has nothing to reduce.")
     return None
 
 
@@ -246,7 +311,7 @@ def check_loss(c: CheckContext) -> Refusal | None:
 
 Check = Callable[[CheckContext], Refusal | None]
 # always applied (a close into a market that does not exist is still refused)
-ALWAYS: tuple[Check, ...] = (check_market,)
+ALWAYS: tuple[Check, ...] = (check_market, check_reduce_only, check_take_profit, check_stop_loss, check_trigger)
 # skipped for orders that only reduce a position
 EXPOSURE: tuple[Check, ...] = (
     check_state, check_loss, check_venue_min_notional, check_order_size, check_leverage, check_position_size,

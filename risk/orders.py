@@ -199,17 +199,28 @@ class OrderManager:
         slippage = req.slippage if req.slippage is not None else self.config.trading.default_slippage
         rounded = replace(req, size=size, price=price, slippage=slippage if price is None else req.slippage,
                           leverage=leverage if market.kind is MarketKind.PERP else None)
-        if price is None:
+        # what can really fill: a reduce-only order is capped by the venue at the position it reduces
+        fillable = size
+        if req.reduce_only and before * req.side.sign < 0 and size > abs(before):
+            fillable = abs(before)
+            warnings.append(f"Reduce-only: only {fillable} (your position) can fill; the venue caps the rest.")
+        maker_part = ZERO  # of `fillable`, what rests on the book and pays the maker fee when it fills
+        if req.order_type in (OrderType.STOP, OrderType.TAKE_PROFIT):
+            # a trigger waits: nothing fills now; when it fires it trades at about its trigger, as a taker
+            est, filled = price or req.trigger_price or ticker.mark, ZERO
+        elif price is None:
             cap = market.round_price_aggressive(ticker.mid * (1 + slippage * req.side.sign), req.side)
-            est, filled = estimate_fill(book, req.side, size, cap)
-            if filled < size:
-                warnings.append(f"The book within {slippage * 100:.2f}% holds only {filled} of {size}: the rest"
-                                " would not fill.")
+            est, filled = estimate_fill(book, req.side, fillable, cap)
+            if filled < fillable:
+                warnings.append(f"The book within {slippage * 100:.2f}% holds only {filled} of {fillable}: the"
+                                " rest would not fill.")
             est = est or cap
-        elif req.order_type in (OrderType.STOP, OrderType.TAKE_PROFIT):
-            est, filled = price, size
+        elif req.tif is TimeInForce.ALO:  # post-only never takes: it rests or the venue refuses it
+            est, filled, maker_part = price, ZERO, fillable
         else:
-            est, filled = estimate_fill(book, req.side, size, price)
+            est, filled = estimate_fill(book, req.side, fillable, price)
+            if req.tif is not TimeInForce.IOC:
+                maker_part = fillable - filled
             est = est if filled > 0 else price
         ctx = CheckContext(
             request=rounded, market=market, state=self.state.effective(req.exchange), reducing=reducing,
@@ -225,15 +236,18 @@ class OrderManager:
             margin = ctx.notional
         else:
             margin = ctx.margin_required
-        after = ctx.position_after if market.kind is MarketKind.PERP else before + size * req.side.sign
+        after = before + fillable * req.side.sign
         entry = est if before == 0 or (before > 0) != (after > 0) else (
-            (abs(before) * (mine.entry_price if mine else est) + size * est) / (abs(before) + size)
+            (abs(before) * (mine.entry_price if mine else est) + fillable * est) / (abs(before) + fillable)
             if (before > 0) == (req.side is Side.BUY) else (mine.entry_price if mine else est))
         liq = (liquidation_estimate(after, entry, bal.account_value, market.max_leverage)
                if market.kind is MarketKind.PERP else None)
+        taker_part = fillable - maker_part
+        fee = est * taker_part * ex.taker_fee + (price or est) * maker_part * ex.maker_fee
         return Preview(
-            request=rounded, market=market, mark=ticker.mark, est_price=est, est_filled=filled,
-            notional=est * size, fee=est * size * ex.taker_fee, margin=margin, leverage=leverage,
+            request=rounded, market=market, mark=ticker.mark, est_price=est,
+            est_filled=filled,
+            notional=est * fillable, fee=fee, margin=margin, leverage=leverage,
             position_before=before, position_after=after, liquidation_price=liq, reducing=reducing,
             refusals=refusals, warnings=warnings, ts_ms=now,
         )
@@ -441,13 +455,13 @@ class OrderManager:
         return None
 
     async def cancel(self, venue: str, symbol: str, *, order_id: str | None = None,
-                     client_id: str | None = None) -> None:
-        self._note_cancel(venue, order_id or client_id, "cancelled by you")
+                     client_id: str | None = None, cause: str = "cancelled by you") -> None:
+        self._note_cancel(venue, order_id or client_id, cause)
         await self.venue(venue).cancel(symbol, order_id=order_id, client_id=client_id)
         stored = (await self.store.get_order(client_id) if client_id
                   else await self.store.get_order_by_venue_id(venue, order_id or ""))
         if stored is not None:
-            await self._finish(stored, replace(stored, status=OrderStatus.CANCELED, reason="cancelled by you",
+            await self._finish(stored, replace(stored, status=OrderStatus.CANCELED, reason=cause,
                                                updated_ms=self.clock()))
 
     async def cancel_all(self, venue: str, symbol: str | None = None, *, fresh: bool = False,
