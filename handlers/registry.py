@@ -14,6 +14,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from exchanges.errors import ExchangeError
 from handlers import buttons, commands, triggers
+from handlers import history as hist
 from handlers.auth import describe, gate
 from handlers.common import Ctx, reply, svc
 from handlers.keyboards import KILL_TEXT
@@ -52,6 +53,12 @@ COMMANDS: tuple[Command, ...] = (
     Command(("alerts",), commands.alerts, "Switch alert kinds on, silent or off"),
     Command(("kill",), commands.kill, "EMERGENCY STOP: cancel all orders, halt trading"),
     Command(("resume",), commands.resume, "Resume trading after a kill"),
+    Command(("trades",), hist.trades, "Recent fills, newest first: /trades [N]"),
+    Command(("profit",), hist.profit, "All-time realized, fees, funding, net, win rate"),
+    Command(("performance",), hist.performance, "Realized, fees, funding, win rate per market"),
+    Command(("daily",), hist.daily, "Net per day: /daily [DAYS]"),
+    Command(("weekly",), hist.weekly, "Net per week (from Monday): /weekly [WEEKS]"),
+    Command(("monthly",), hist.monthly, "Net per month: /monthly [MONTHS]"),
 )
 BUTTONS: tuple[tuple[str, Handler], ...] = (
     (r"^ok:[\w-]+$", buttons.on_confirm), (r"^no:[\w-]+$", buttons.on_discard),
@@ -59,6 +66,7 @@ BUTTONS: tuple[tuple[str, Handler], ...] = (
     (r"^co:\w+:[\w/]+:\w+$", buttons.on_cancel_order), (r"^ca:all$", buttons.on_cancel_all),
     (r"^kf:(yes|no)$", buttons.on_flatten), (r"^kill:now$", buttons.on_kill_button),
     (r"^al:\w+$", buttons.on_alert_toggle),
+    (r"^tr:\d{1,2}:\d{1,6}:\d{1,15}$", hist.on_trades_page),
 )
 
 
