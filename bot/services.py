@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+from zoneinfo import ZoneInfo
 
 from bot.config_schema import Config
 from bot.store import Store
@@ -20,6 +20,9 @@ from exchanges.aio import within
 from exchanges.errors import ExchangeError, InvalidSymbolError
 from exchanges.models import AccountBalances, FundingRate, Market, Order, Position, Ticker
 from risk.service import Risk
+
+if TYPE_CHECKING:
+    from bot.charts import EquityData  # matplotlib loads only when a chart is drawn
 
 T = TypeVar("T")
 ZERO = Decimal(0)
@@ -104,8 +107,18 @@ class Services:
         return [r for r in await self._each(one) if not (r.error and "unknown market" in r.error)]
 
     async def funding(self, symbol: str) -> list[PerVenue[FundingRate]]:
-        return [r for r in await self._each(lambda v: self.venues[v].funding_rate(symbol))
-                if not (r.error and "unknown market" in r.error)]
+        """Each venue's rate. Where a venue does not say when it next pays, the next whole interval:
+        Hyperliquid pays every hour on the hour (the paper venue copies it); Aster says so itself."""
+        now = self.clock()
+        out = []
+        for r in await self._each(lambda v: self.venues[v].funding_rate(symbol)):
+            if r.error and "unknown market" in r.error:
+                continue
+            if r.value is not None and r.value.next_ms is None and r.value.interval_hours > 0:
+                step = r.value.interval_hours * 3_600_000
+                r = PerVenue(r.venue, replace(r.value, next_ms=now - now % step + step))
+            out.append(r)
+        return out
 
     async def pnl(self) -> tuple[list[PnLPeriod], Decimal]:
         now = self.clock()
@@ -156,18 +169,27 @@ class Services:
         return out
 
     async def equity_chart(self, days: int) -> bytes:
-        """PNG: total equity over the last `days` with realized PnL (after fees) per day."""
+        """PNG: total equity over the last `days`, above realized PnL and fees per period."""
         from bot.charts import equity_chart
 
-        since = self.clock() - days * DAY_MS
-        totals: dict[int, Decimal] = defaultdict(Decimal)
-        for ts, _venue, equity in await self.store.equity_since(since):
-            totals[ts] += equity
-        realized: dict[int, Decimal] = defaultdict(Decimal)
-        for f in await self.store.fills_since(since):
-            realized[f.ts_ms - f.ts_ms % DAY_MS] += f.realized_pnl - f.fee
-        return await asyncio.to_thread(equity_chart, sorted(totals.items()), sorted(realized.items()),
-                                       f"Equity, last {days} days")
+        return await asyncio.to_thread(equity_chart, await self.equity_chart_data(days))
 
     def uptime_s(self) -> float:
         return (self.clock() - self.started_ms) / 1000
+
+    async def equity_chart_data(self, days: int) -> EquityData:
+        """What the equity chart draws: the total where every venue has a value, ending at the live equity
+        (snapshots are a minute apart), and realized PnL and fees per loss-limit day (shorter periods while
+        the history is short)."""
+        from bot.charts import EquityData, bar_period_ms, equity_totals, floor_ms, pnl_bars, thin
+
+        now, pnl = self.clock(), self.risk.pnl
+        since = now - days * DAY_MS
+        live = (pnl.known_ms, pnl.equity) if pnl.equity is not None and pnl.known_ms is not None else None
+        series = equity_totals(await self.store.equity_since(since), list(self.venues), live)
+        fills = await self.store.fills_since(since)
+        first = min([t for t, _ in series[:1]] + [f.ts_ms for f in fills[:1]], default=now)
+        period = bar_period_ms(now - first)
+        zone = ZoneInfo(self.config.timezone)
+        bars = pnl_bars(fills, pnl.day_start_ms if period == DAY_MS else lambda ts: floor_ms(ts, period, zone))
+        return EquityData(thin(series), bars, period, f"Equity, last {days} days", self.config.timezone, now, since)

@@ -13,7 +13,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from exchanges.errors import ExchangeError
-from handlers import buttons, commands, triggers
+from handlers import buttons, commands, market, triggers
 from handlers import history as hist
 from handlers.auth import describe, gate
 from handlers.common import Ctx, reply, svc
@@ -46,6 +46,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(("tp",), triggers.tp, "Set or move a take profit: /tp SYMBOL PRICE|off"),
     Command(("sl",), triggers.sl, "Set or move a stop loss: /sl SYMBOL PRICE|off"),
     Command(("price",), commands.price, "Bid/ask/mark on every exchange: /price SYMBOL"),
+    Command(("chart",), market.chart, "Candle chart with your levels: /chart SYMBOL [interval]"),
+    Command(("book",), market.book, "Top of the order book: /book SYMBOL"),
     Command(("funding",), commands.funding, "Funding rates: /funding SYMBOL"),
     Command(("pnl",), commands.pnl, "PnL today, 7 and 30 days"),
     Command(("status",), commands.status, "Connections, latency, trading state"),

@@ -37,8 +37,11 @@ async def test_full_trading_session(tmp_path, venue):
         assert await rig.paper.positions() == []
 
         for _ in range(50):  # fills reach the store from the venue's stream
+            photos = sum(bool(m["photo"]) for m in (await me.transcript())["messages"])
             pnl = await me.ask("/pnl")
-            if "Trades: today 2" in pnl["text"]:
+            # its chart arrives before the next ask, so the next answer is not taken for this chart
+            await me.wait(lambda t, n=photos: sum(bool(m["photo"]) for m in t["messages"]) > n)
+            if "Trades: today 2" in (pnl["text"] or ""):
                 break
         assert "today" in pnl["text"] and "Trades: today 2" in pnl["text"]
         t = await me.wait(lambda t: any(m["photo"] for m in t["messages"]))
