@@ -21,9 +21,9 @@ from bench.chaos_rig import UNRESOLVED, Observed, StoreView, VenueView, Version,
 from exchanges.models import OrderStatus
 
 # head, side, size, symbol, number of fills
-FILL_ALERT = re.compile(r"(✅ <b>Filled</b>|🟡 <b>Partly filled</b>) (BUY|SELL) ([\d,.]+) (\S+) on \S+\n"
-                        r"avg [^\n]*?(\d+) fill\(s\)")
-VENUE_SAID = re.compile(r"(Cancelled|Rejected) by hyperliquid</b>: (BUY|SELL) ([\d,.]+) (\S+) on")
+FILL_ALERT = re.compile(r"(✅ <b>(?:Take profit |Stop loss )?[Ff]illed</b>|🟡 <b>(?:Take profit |Stop loss )?"
+                        r"[Pp]artly filled</b>) (BUY|SELL) ([\d,.]+) (\S+) on \S+\navg [^\n]*?(\d+) fills?\b")
+VENUE_SAID = re.compile(r"(cancelled|rejected)</b> (?:on|by) hyperliquid[^\n]*\n(BUY|SELL) ([\d,.]+) (\S+)")
 
 
 @dataclass
@@ -179,7 +179,7 @@ def _keys(c: Counter[tuple[str, str]]) -> str:
 
 
 def alert_words(obs: Observed, venue: VenueView) -> list[str]:
-    """Alerts that name what the venue did: 'Cancelled by / Rejected by hyperliquid' (true only when
+    """Alerts that name what the venue did: '... cancelled on / rejected by hyperliquid' (true only when
     the venue did it, not us), 'Partly filled' for an order the venue filled whole in one fill."""
     why = []
     fills_of = Counter(f.oid for f in venue.fills)
@@ -193,9 +193,9 @@ def alert_words(obs: Observed, venue: VenueView) -> list[str]:
         for what, side, size, symbol in VENUE_SAID.findall(text):
             sz = Decimal(size.replace(",", ""))
             same = [o for o in venue.orders.values() if o.side == side.lower() and o.symbol == symbol and o.size == sz]
-            if what == "Rejected" and same and all(o.accepted for o in same):
+            if what == "rejected" and same and all(o.accepted for o in same):
                 why.append(f"alert says the venue rejected {side} {size} {symbol}; the venue accepted it")
-            if what == "Cancelled" and same and all(o.reason == "user" for o in same):
+            if what == "cancelled" and same and all(o.reason == "user" for o in same):
                 why.append(f"alert says 'Cancelled by hyperliquid' for {side} {size} {symbol}; the bot cancelled it")
     return why
 

@@ -1,17 +1,33 @@
 """What the trader hears about, and how: venue events and risk notices become alerts.
 
-Fills of one order arriving within `coalesce_s` become one message with exact totals; a stream
-that drops is only reported when it stays down past a grace period (a 2-second blip is silent).
-Alerts about risk carry the KILL button.
+Fills of one order arriving within `coalesce_s` become one message with exact totals; an order the
+venue already reports complete (an outside market order that swept the book) is told once, when
+its fills are in. What an order-state change was comes from risk/order_changes.py only; the bot's
+own cancels are not news. A stream that drops is only reported when it stays down past a grace
+period (a 2-second blip is silent). Orders placed outside the bot are told once per burst. Alerts
+about risk carry the KILL button. Every text is built by a pure function in bot/alert_texts.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from decimal import Decimal
 
+from bot.alert_texts import (
+    adopted_text,
+    change_text,
+    describe,
+    fill_text,
+    holding_line,
+    is_spot,
+    liquidation_text,
+    resolved_text,
+    stream_lost_text,
+    stream_restored_text,
+)
 from bot.notifier import REPLIES, Notifier
 from exchanges.aio import within
 from exchanges.errors import ExchangeError
@@ -20,17 +36,17 @@ from exchanges.models import (
     Fill,
     FillEvent,
     Liquidation,
+    Market,
     Order,
     OrderStatus,
     OrderType,
     OrderUpdate,
     StreamStatus,
+    TimeInForce,
 )
 from handlers.keyboards import FLATTEN_CHOICE
-from handlers.render import esc, fmt_num, fmt_usd
-from handlers.views import kill_view, order_result_view
+from handlers.views import kill_view
 from risk.events import (
-    NOT_ON_VENUE,
     KillReport,
     LimitBreached,
     LossWarning,
@@ -38,18 +54,19 @@ from risk.events import (
     NoticeBatch,
     OrderAdopted,
     OrderResolved,
-    SafetyNetRefused,
     StateChanged,
     TradingState,
-    VenueReady,
-    VenueWaiting,
 )
+from risk.order_changes import Change, Kind
 from risk.service import Risk
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
-_OUR_CANCELS = ("cancelled by you", "cancelled by the kill switch", "cancelled", "replaced by a modified order",
-                "modified")
+COMPLETE_WAIT_S = 2.0  # at most this long for the rest of the fills of an order the venue says is done
+RECHECK_S = 0.1
+ADOPTED_LISTED = 5  # outside orders whose markets are looked up for their message (the rest are counted)
+KEPT = 1024  # orders looked up for their fill alerts, remembered (bounded)
+TOLD_CHANGES = frozenset({Kind.TRIGGERED, Kind.CANCELLED_BY_VENUE, Kind.REJECTED})  # the rest: told elsewhere
 
 
 class AlertRouter:
@@ -59,10 +76,15 @@ class AlertRouter:
         self.coalesce_s, self.stream_grace_s = coalesce_s, stream_grace_s
         self._fills: dict[tuple[str, str], list[Fill]] = {}
         self._orders: dict[tuple[str, str], Order | None] = {}
+        self._since: dict[tuple[str, str], float] = {}  # loop time of the oldest fill not told yet
+        self._looked_up: OrderedDict[tuple[str, str], Order | None] = OrderedDict()
+        self._adopted: dict[str, list[Order]] = {}
+        self._adopt_timer: dict[str, asyncio.TimerHandle] = {}
         self._stream_down: dict[str, asyncio.TimerHandle] = {}
         self._stream_alerted: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._flushing: set[tuple[str, str]] = set()
         self._closing = False
         risk.bus.subscribe(self.on_notice)
         risk.sync.listeners.append(self.on_event)
@@ -75,68 +97,127 @@ class AlertRouter:
     async def drain(self) -> None:
         """Send what is being coalesced now and wait for alerts being composed (tests, shutdown)."""
         self._closing = True
-        while self._timers or self._tasks:
+        while self._timers or self._tasks or self._adopt_timer:
             for key, timer in list(self._timers.items()):
                 timer.cancel()
                 self._timers.pop(key, None)
                 self._spawn(self._flush_fills(key))
+            for venue, timer in list(self._adopt_timer.items()):
+                timer.cancel()
+                self._adopt_timer.pop(venue, None)
+                self._spawn(self._flush_adopted(venue))
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         for timer in self._stream_down.values():
             timer.cancel()
         self._stream_down.clear()
 
+    async def _market(self, venue: str, symbol: str) -> Market | None:
+        try:
+            return await self.risk.orders.venue(venue).market(symbol)
+        except Exception:  # the alert goes out with plain numbers rather than not at all
+            return None
+
     # ---- venue events ----
-    def on_event(self, event: Event, before: Order | None, after: Order | None, new_fill: bool) -> None:
+    def on_event(self, event: Event, change: Change | None, new_fill: bool) -> None:
         if isinstance(event, FillEvent) and new_fill:
             key = (event.fill.exchange, event.fill.order_id)
             self._fills.setdefault(key, []).append(event.fill)
-            self._orders[key] = after
+            self._since.setdefault(key, asyncio.get_running_loop().time())
+            self._orders[key] = change.after if change is not None else None
             if key not in self._timers:
-                # the first fill goes out at once; more within the window become one message
-                self._spawn(self._flush_fills(key, rearm=True))
-        elif isinstance(event, OrderUpdate) and after is not None and before is not None:
-            self._order_change(before, after)
+                # the first fill goes out at once, more within the window become one message; a
+                # liquidation (the venue's order) waits the window to gather its fills
+                self._arm(key, self.coalesce_s if event.fill.liquidation else 0, rearm=True)
+        elif (isinstance(event, OrderUpdate) and change is not None and change.kind in TOLD_CHANGES
+              and change.before is not None):  # an order first seen finished is history, not news
+            if change.kind is Kind.TRIGGERED and change.after.status is OrderStatus.FILLED:
+                return  # its fill alert says "Take profit filled"
+            self._spawn(self._order_change(change))
         elif isinstance(event, Liquidation):
-            self._spawn(self.n.alert("risk", f"🚨 <b>Liquidation</b> on {esc(event.exchange)}: {esc(event.symbol)}"
-                                             f" {esc(fmt_num(event.size))} at {esc(fmt_num(event.price))}", risk=True))
+            # told from its fills, which name the market, the size, the price and what is left
+            log.warning("liquidation on %s: %s %s at %s", event.exchange, event.symbol, event.size, event.price)
         elif isinstance(event, StreamStatus):
             self._stream(event)
 
+    def _arm(self, key: tuple[str, str], delay: float, *, rearm: bool) -> None:
+        self._timers[key] = asyncio.get_running_loop().call_later(
+            delay, lambda: self._spawn(self._flush_fills(key, rearm=rearm)))
+
+    async def _order_now(self, key: tuple[str, str], fill: Fill) -> Order | None:
+        """The order as known now: the store, what the sync last said, or (an order the bot does not
+        know yet) the venue, asked once."""
+        stored = await self.risk.orders.store.get_order_by_venue_id(*key)
+        if stored is not None:
+            return stored
+        if self._orders.get(key) is not None:
+            return self._orders[key]
+        if key not in self._looked_up:
+            self._looked_up[key] = await self._venue_order(fill)
+            while len(self._looked_up) > KEPT:
+                self._looked_up.popitem(last=False)
+        return self._looked_up[key]
+
+    async def _incomplete(self, key: tuple[str, str], order: Order) -> bool:
+        """The venue has more fills of this order coming: it says it is done but not all its fills are
+        in, or it is an immediate-or-cancel order still working."""
+        if order.status is OrderStatus.FILLED:
+            stored = await self.risk.orders.store.fills_for_order(*key)
+            return sum((f.size for f in stored), ZERO) < order.filled
+        immediate = order.tif is TimeInForce.IOC or order.order_type is OrderType.MARKET
+        return immediate and not order.status.is_final
+
     async def _flush_fills(self, key: tuple[str, str], rearm: bool = False) -> None:
         self._timers.pop(key, None)
-        fills = self._fills.pop(key, [])
-        order = self._orders.pop(key, None)
-        if not fills:
+        if key in self._flushing:
+            return  # the flush under way arms the next one when it is done
+        self._flushing.add(key)
+        try:
+            outcome = await self._flush_once(key)
+        finally:
+            self._flushing.discard(key)
+        if key in self._timers:
             return
-        if rearm and not self._closing:
-            self._timers[key] = asyncio.get_running_loop().call_later(
-                self.coalesce_s, lambda: self._spawn(self._flush_fills(key, rearm=bool(self._fills.get(key)))))
+        if outcome == "waiting":
+            self._arm(key, RECHECK_S, rearm=rearm)
+        elif outcome == "sent" and rearm and not self._closing:
+            self._arm(key, self.coalesce_s, rearm=True)  # fills within the window become one message
+        elif self._fills.get(key):
+            self._arm(key, RECHECK_S, rearm=rearm)  # arrived while this one was being sent
+
+    async def _flush_once(self, key: tuple[str, str]) -> str:
+        fills = self._fills.get(key)
+        if not fills:
+            return "empty"
         f0 = fills[0]
-        size = sum((f.size for f in fills), ZERO)
-        avg = sum((f.price * f.size for f in fills), ZERO) / size
-        fee = sum((f.fee for f in fills), ZERO)
-        pnl = sum((f.realized_pnl for f in fills), ZERO)
-        if order is None:  # an order the bot does not know (yet): ask the venue rather than guess "partly"
-            order = await self._venue_order(f0)
-        done = order is not None and order.status is OrderStatus.FILLED
-        head = "✅ <b>Filled</b>" if done else "🟡 <b>Partly filled</b>" if order is not None else "🔵 <b>Fill</b>"
-        lines = [f"{head} {esc(f0.side.value.upper())} {esc(fmt_num(size))} {esc(f0.symbol)} on {esc(f0.exchange)}",
-                 f"avg {esc(fmt_num(avg))} · {len(fills)} fill(s) · fee {esc(fmt_num(fee))} {esc(f0.fee_asset)}"]
-        if order is not None:
-            lines.append(f"order: {esc(fmt_num(order.filled))} of {esc(fmt_num(order.size))} filled")
-        if pnl:
-            lines.append(f"realized PnL {esc(fmt_usd(pnl, sign=True))}")
-        after = fills[-1].position_after  # the venue's own figure: later fills cannot blur it
-        if after is not None:
-            lines.append(f"position after: {esc(fmt_num(after, sign=True)) if after else 'flat'}")
-        else:
-            try:
-                positions = await self.risk.orders.venue(f0.exchange).positions()
-                pos = next((p for p in positions if p.symbol == f0.symbol), None)
-                lines.append(f"position now {esc(fmt_num(pos.size, sign=True)) if pos else 'flat'}")
-            except Exception as exc:  # the alert goes out without the position rather than not at all
-                log.warning("position for fill alert unavailable: %s", exc)
-        await self.n.alert("fills", "\n".join(lines), dedupe_key=f"fill:{f0.exchange}:{fills[-1].fill_id}")
+        order = None if f0.liquidation else await self._order_now(key, f0)
+        waited = asyncio.get_running_loop().time() - self._since.get(key, 0)
+        if order is not None and not self._closing and waited < COMPLETE_WAIT_S and await self._incomplete(key, order):
+            return "waiting"  # one message when the order is done
+        fills = self._fills.pop(key, [])
+        self._since.pop(key, None)
+        self._orders.pop(key, None)
+        m = await self._market(f0.exchange, f0.symbol)
+        held = await self._held(fills, m)
+        text = liquidation_text(fills, m, held) if f0.liquidation else fill_text(fills, order, m, held)
+        await self.n.alert("risk" if f0.liquidation else "fills", text, risk=f0.liquidation,
+                           dedupe_key=f"fill:{f0.exchange}:{fills[-1].fill_id}")
+        return "sent"
+
+    async def _held(self, fills: list[Fill], m: Market | None) -> str | None:
+        last = fills[-1]
+        if last.position_after is not None:  # the venue's own figure: later fills cannot blur it
+            return holding_line(last.symbol, m, last.position_after)
+        try:
+            ex = self.risk.orders.venue(last.exchange)
+            if is_spot(last.symbol, m):
+                base = m.base if m is not None else last.symbol.split("/")[0]
+                held = next((b.total for b in (await ex.balances()).spot if b.asset == base), ZERO)
+            else:
+                held = next((p.size for p in await ex.positions() if p.symbol == last.symbol), ZERO)
+            return holding_line(last.symbol, m, held, now=True)
+        except Exception as exc:  # the alert goes out without the position rather than not at all
+            log.warning("position for fill alert unavailable: %s", exc)
+            return None
 
     async def _venue_order(self, fill: Fill) -> Order | None:
         try:
@@ -146,23 +227,11 @@ class AlertRouter:
             log.info("state of order %s for its fill alert unknown: %s", fill.order_id, exc)
             return None
 
-    def _order_change(self, before: Order, after: Order) -> None:
-        if before.status is after.status:
-            return
-        what = f"{after.side.value.upper()} {fmt_num(after.size)} {after.symbol} on {after.exchange}"
-        if before.status is OrderStatus.WAITING_TRIGGER and after.trigger_price is not None:
-            kind = "Take profit" if after.order_type is OrderType.TAKE_PROFIT else "Stop loss"
-            self._spawn(self.n.alert("orders", f"🎯 <b>{kind} triggered</b>: {esc(what)} at"
-                                               f" {esc(fmt_num(after.trigger_price))}",
-                                     dedupe_key=f"trig:{after.exchange}:{after.order_id}"))
-        elif after.status is OrderStatus.CANCELED and (after.reason or "") not in _OUR_CANCELS:
-            self._spawn(self.n.alert("orders", f"⚪ <b>Cancelled by {esc(after.exchange)}</b>: {esc(what)}"
-                                               f" ({esc(after.reason or 'no reason given')})",
-                                     dedupe_key=f"cxl:{after.exchange}:{after.order_id}"))
-        elif after.status is OrderStatus.REJECTED and before.status is not OrderStatus.PENDING:
-            self._spawn(self.n.alert("orders", f"❌ <b>Rejected by {esc(after.exchange)}</b>: {esc(what)}"
-                                               f" ({esc(after.reason or 'no reason given')})",
-                                     dedupe_key=f"rej:{after.exchange}:{after.order_id}"))
+    async def _order_change(self, change: Change) -> None:
+        o = change.after
+        text = change_text(change, await self._market(o.exchange, o.symbol))
+        if text:
+            await self.n.alert("orders", text, dedupe_key=f"{change.kind.value}:{o.exchange}:{o.order_id}")
 
     def _stream(self, ev: StreamStatus) -> None:
         loop = asyncio.get_running_loop()
@@ -176,14 +245,35 @@ class AlertRouter:
             timer.cancel()
         if ev.exchange in self._stream_alerted:
             self._stream_alerted.discard(ev.exchange)
-            self._spawn(self.n.alert("streams", f"🟢 <b>{esc(ev.exchange)} stream restored</b>; missed fills and"
-                                                " order states were fetched again."))
+            self._spawn(self.n.alert("streams", stream_restored_text(ev.exchange)))
 
     async def _stream_lost(self, ev: StreamStatus) -> None:
         self._stream_down.pop(ev.exchange, None)
         self._stream_alerted.add(ev.exchange)
-        await self.n.alert("streams", f"🔴 <b>{esc(ev.exchange)} stream lost</b> ({esc(ev.reason)}); reconnecting."
-                                      " Orders and limits keep working over REST.", risk=True)
+        await self.n.alert("streams", stream_lost_text(ev.exchange, ev.reason), risk=True)
+
+    # ---- orders placed outside the bot: one message per burst ----
+    def _adopt(self, order: Order) -> None:
+        venue = order.exchange
+        self._adopted.setdefault(venue, []).append(order)
+        timer = self._adopt_timer.pop(venue, None)
+        if timer is not None:
+            timer.cancel()
+        if self._closing:
+            self._spawn(self._flush_adopted(venue))
+            return
+        # told once the burst is over (a reconcile adopting 25 orders, a grid placed in a web app)
+        self._adopt_timer[venue] = asyncio.get_running_loop().call_later(
+            max(self.coalesce_s, 0.5), lambda: self._spawn(self._flush_adopted(venue)))
+
+    async def _flush_adopted(self, venue: str) -> None:
+        self._adopt_timer.pop(venue, None)
+        orders = self._adopted.pop(venue, [])
+        if not orders:
+            return
+        markets = {o.symbol: m for o in orders[:ADOPTED_LISTED] if (m := await self._market(venue, o.symbol))}
+        await self.n.alert("orders", adopted_text(venue, orders, markets),
+                           dedupe_key=f"adopted:{venue}:{orders[0].order_id}:{len(orders)}")
 
     # ---- risk notices ----
     def on_notice(self, notice: Notice | NoticeBatch) -> None:
@@ -191,6 +281,9 @@ class AlertRouter:
         for n in notices:
             if isinstance(n, OrderResolved):
                 self._spawn(self._order_resolved(n))
+            elif isinstance(n, OrderAdopted):
+                self._adopt(n.order)
+        notices = tuple(n for n in notices if not isinstance(n, OrderAdopted))
         kill = next((n for n in notices if isinstance(n, KillReport)), None)
         if kill is not None:
             # one message per kill: the state change it made and what led to it go into the report
@@ -199,13 +292,13 @@ class AlertRouter:
             self._spawn(self._kill(kill, [t for n in others if (t := self.describe(n))]))
             return
         if isinstance(notice, NoticeBatch):
-            texts = [t for n in notice.notices if (t := self.describe(n))]
+            texts = [t for n in notices if (t := self.describe(n))]
             if texts:
-                risky = any(isinstance(n, LossWarning | LimitBreached) for n in notice.notices)
+                risky = any(isinstance(n, LossWarning | LimitBreached) for n in notices)
                 kind = "risk" if any(k == "risk" for k, _ in texts) else texts[0][0]
                 self._spawn(self.n.alert(kind, "\n\n".join(t for _, t in texts), risk=risky))
             return
-        described = self.describe(notice)
+        described = self.describe(notice) if notices else None
         if described:
             kind, text = described
             self._spawn(self.n.alert(kind, text, risk=isinstance(notice, LossWarning | LimitBreached)
@@ -235,13 +328,7 @@ class AlertRouter:
         chat, message = extra.get("chat_id"), extra.get("message_id")
         if chat is None or message is None:
             return
-        try:
-            market = await self.risk.orders.venue(o.exchange).market(o.symbol)
-        except Exception:  # the result goes out with plain numbers rather than not at all
-            market = None
-        text = order_result_view(o, market, str(extra.get("what") or "order"))
-        if n.how == NOT_ON_VENUE:
-            text += "\nNothing was sent to the venue; send the command again if you still want it."
+        text = resolved_text(n, await self._market(o.exchange, o.symbol), str(extra.get("what") or "order"))
         await self.n.alert(REPLIES, text, chats=[str(chat)], edit_message=int(message), buttons=[],
                            dedupe_key=f"result:{o.client_id}:{o.status.value}")
         await self.risk.orders.store.order_told(o.client_id or "")
@@ -255,32 +342,4 @@ class AlertRouter:
         return len(untold)
 
     def describe(self, notice: Notice) -> tuple[str, str] | None:
-        """(alert kind, HTML text) for a risk notice."""
-        if isinstance(notice, KillReport):
-            return "risk", kill_view(notice)
-        if isinstance(notice, StateChanged):
-            return "risk", (f"⚠️ <b>Trading {esc(notice.new.value)}</b> (was {esc(notice.old.value)}):"
-                            f" {esc(notice.reason)}, by {esc(notice.by)}")
-        if isinstance(notice, LossWarning):
-            label = "Daily loss" if notice.kind == "daily_loss" else "Drawdown"
-            value = fmt_usd(notice.value) if notice.kind == "daily_loss" else f"{fmt_num(notice.value, 2)}%"
-            limit = fmt_usd(notice.limit) if notice.kind == "daily_loss" else f"{fmt_num(notice.limit)}%"
-            return "risk", (f"⚠️ <b>{label} at {int(notice.fraction * 100)}% of the limit</b>:"
-                            f" {esc(value)} of {esc(limit)}")
-        if isinstance(notice, LimitBreached):
-            what = {"daily_loss": "Daily loss limit", "drawdown": "Max drawdown",
-                    "equity_unknown": "Equity unknown for too long"}[notice.kind]
-            return "risk", f"🛑 <b>{what} breached</b>: new exposure is blocked."
-        if isinstance(notice, OrderAdopted):
-            o = notice.order
-            return "orders", (f"ℹ️ Found an order placed outside the bot on {esc(o.exchange)}:"
-                              f" {esc(o.side.value.upper())} {esc(fmt_num(o.size))} {esc(o.symbol)}"
-                              f" (order {esc(o.order_id)}). It is tracked, not touched.")
-        if isinstance(notice, VenueWaiting):
-            return "risk", (f"⏳ <b>Starting: waiting for {esc(notice.venue)}</b> ({esc(notice.why)}). Until it is"
-                            " reconciled it accepts only closes and cancels; retrying.")
-        if isinstance(notice, VenueReady):
-            return "risk", f"✅ <b>{esc(notice.venue)} reconciled</b>: trading normally there."
-        if isinstance(notice, SafetyNetRefused):
-            return "risk", f"⚠️ Dead man's switch refused by {esc(notice.venue)}: {esc(notice.message)}"
-        return None
+        return describe(notice)

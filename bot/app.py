@@ -20,7 +20,7 @@ from bot.telegram import TelegramFrontend
 from exchanges.aio import within
 from exchanges.base import Exchange
 from exchanges.errors import ExchangeError
-from exchanges.paper import PaperExchange
+from exchanges.paper import PaperExchange, PaperStateError
 from handlers.common import BotServices
 from risk.service import Risk
 
@@ -46,10 +46,16 @@ def build_exchanges(config: Config, clock: Callable[[], int] | None = None) -> d
         elif ex.paper.price_source == "aster":
             raise StartupError("exchanges.paper.price_source \"aster\" needs the Aster adapter, which this version"
                                " does not include yet; use \"sim\" or \"hyperliquid\"")
-        out["paper"] = PaperExchange(
+        db = config.storage.path
+        paper = out["paper"] = PaperExchange(
             starting_balance=ex.paper.starting_balance, seed=ex.paper.seed, clock=clock, price_feed=feed,
             tick_interval_s=float(ex.paper.tick_interval_seconds) or None,
+            state_path=None if db == ":memory:" or db.startswith("file:") else f"{db}.paper",
         )
+        try:  # here, so a bad file stops the start with what to do instead of a venue that never connects
+            paper.load_state()
+        except PaperStateError as exc:
+            raise StartupError(str(exc)) from None
     hl = ex.hyperliquid
     if hl.enabled:
         from exchanges.hyperliquid.adapter import HyperliquidExchange

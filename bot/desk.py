@@ -21,11 +21,30 @@ from bot.store import Confirmation, Store, TokenRefused
 from exchanges.errors import OrderNotFoundError
 from exchanges.models import Order, OrderRequest, OrderStatus, OrderType, Position, Side, TimeInForce
 from exchanges.precision import to_wire
+from handlers.render import fmt_pct, fmt_usd
+from risk.limits import LossStatus
 from risk.orders import OrderRefused, Preview
 from risk.service import Risk
 
 ZERO = Decimal(0)
 TRIGGERS = {"tp": (OrderType.TAKE_PROFIT, "take profit"), "sl": (OrderType.STOP, "stop loss")}
+
+
+def still_breached(loss: LossStatus, state: str) -> str:
+    """Why /resume did not resume: the limit that still breaches, with its figures."""
+    if loss.breached == "daily_loss":
+        what = (f"Daily loss {fmt_usd(loss.daily_loss)} of {fmt_usd(loss.daily_limit)} is still past the limit"
+                " (it resets at the start of the next day)")
+    elif loss.breached == "drawdown":
+        what = (f"Drawdown {fmt_pct(loss.drawdown_percent, sign=False)} of"
+                f" {fmt_pct(loss.drawdown_limit, sign=False)} is still past the limit")
+    else:
+        what = "Equity or the venues' cash flows have been unknown for too long"
+    return f"⚠️ Not resumed. {what}. Trading stays {state}: only closes and cancels are accepted."
+
+
+def _px(price: Decimal) -> str:
+    return f"{Decimal(to_wire(price)):,f}"
 
 
 class DeskError(ValueError):
@@ -137,8 +156,8 @@ class Desk:
         req = OrderRequest(venue, symbol, Side.SELL if pos.size > 0 else Side.BUY, abs(pos.size), None, order_type,
                            reduce_only=True, trigger_price=price)
         pv = await self.risk.orders.preview(req)
-        moved = f" (replaces {', '.join(to_wire(o.trigger_price or ZERO) for o in old)})" if old else ""
-        what = f"{name} at {to_wire(price)} for the {symbol} {'long' if pos.size > 0 else 'short'}{moved}"
+        moved = f" (replaces {', '.join(_px(o.trigger_price or ZERO) for o in old)})" if old else ""
+        what = f"{name} at {_px(price)} for the {symbol} {'long' if pos.size > 0 else 'short'}{moved}"
         if not pv.ok:
             return Quote(pv, None, what)
         payload = {"request": request_to_dict(pv.request), "est_price": "0", "what": what,
@@ -221,7 +240,9 @@ class Desk:
                 await self.risk.orders.cancel(p["exchange"], p["symbol"], order_id=oid)
             return Outcome("done", c.kind, detail=f"{p['what']} removed.")
         if c.kind == "resume":
-            changed = await self.risk.kill.resume(origin)
+            changed, loss = await self.risk.monitor.resume(origin)
+            if loss.breached is not None:  # never "resumed" while a limit still holds trading back
+                return Outcome("refused", c.kind, detail=still_breached(loss, self.risk.state.state.value))
             return Outcome("done", c.kind, detail="Trading resumed." if changed else "Trading was already active.")
         return Outcome("unknown", c.kind)
 

@@ -21,6 +21,7 @@ import aiosqlite
 
 from bot.files import private_sqlite
 from bot.store_rows import (
+    INSERT_CASH_FLOW,
     INSERT_FILL,
     INSERT_ORDER,
     MIGRATIONS,
@@ -29,6 +30,8 @@ from bot.store_rows import (
     Confirmation,
     OutboxItem,
     TokenRefused,
+    cash_flow_from,
+    cash_flow_row,
     confirmation_from,
     fill_from,
     fill_row,
@@ -36,7 +39,7 @@ from bot.store_rows import (
     order_row,
     use_token,
 )
-from exchanges.models import Fill, Order, OrderStatus
+from exchanges.models import CashFlow, Fill, Order, OrderStatus
 
 __all__ = ["MIGRATIONS", "Confirmation", "OutboxItem", "Store", "TokenRefused"]
 log = logging.getLogger(__name__)
@@ -331,6 +334,33 @@ class Store:
     async def equity_since(self, since_ms: int) -> list[tuple[int, str, Decimal]]:
         rows = await self._all("SELECT * FROM equity WHERE ts_ms >= ? ORDER BY ts_ms", (since_ms,))
         return [(r["ts_ms"], r["exchange"], Decimal(r["equity"])) for r in rows]
+
+    # ---- cash flows (deposits, withdrawals, transfers) ----
+    async def add_cash_flows(self, flows: Iterable[CashFlow]) -> int:
+        """Keep ledger entries not seen before (the same hash and time read again is dropped).
+        Returns how many were new."""
+        rows = [cash_flow_row(f) for f in flows]
+        if not rows:
+            return 0
+        async with self.transaction() as db:
+            before = db.total_changes
+            await db.executemany(INSERT_CASH_FLOW, rows)
+            return db.total_changes - before
+
+    async def cash_flows_after(self, after_id: int, limit: int = 1000) -> list[tuple[int, CashFlow]]:
+        """Entries stored after `after_id`, in the order they were stored, with their ids."""
+        rows = await self._all("SELECT * FROM cash_flows WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+        return [(r["id"], cash_flow_from(r)) for r in rows]
+
+    async def cash_flows_since(self, since_ms: int, exchange: str | None = None) -> list[CashFlow]:
+        rows = await self._all("SELECT * FROM cash_flows WHERE ts_ms >= ? AND (? IS NULL OR exchange = ?)"
+                               " ORDER BY ts_ms, id", (since_ms, exchange, exchange))
+        return [cash_flow_from(r) for r in rows]
+
+    async def last_cash_flow(self) -> tuple[int, dict[str, int]]:
+        """The last id stored, and per venue the time of its newest entry."""
+        rows = await self._all("SELECT exchange, MAX(ts_ms) AS ts, MAX(id) AS id FROM cash_flows GROUP BY exchange")
+        return max((r["id"] for r in rows), default=0), {r["exchange"]: r["ts"] for r in rows}
 
     async def get_state(self, key: str) -> str | None:
         r = await self._one("SELECT value FROM state WHERE key = ?", (key,))

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from exchanges.models import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from exchanges.models import CashFlow, CashFlowKind, Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from exchanges.precision import to_wire
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -107,6 +108,23 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE confirmations ADD COLUMN chat_message_id INTEGER;
     ALTER TABLE confirmations ADD COLUMN closed INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX confirmations_open ON confirmations(closed, expires_ms);
+    """,
+    # deposits, withdrawals and transfers read from the venues' ledgers, each entry once
+    """
+    CREATE TABLE cash_flows (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        exchange   TEXT NOT NULL,
+        ts_ms      INTEGER NOT NULL,
+        tx_hash    TEXT NOT NULL,
+        venue_kind TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        amount     TEXT NOT NULL,
+        asset      TEXT NOT NULL,
+        fee        TEXT NOT NULL,
+        note       TEXT NOT NULL,
+        UNIQUE (exchange, tx_hash, ts_ms, venue_kind, amount)
+    );
+    CREATE INDEX cash_flows_ts ON cash_flows(exchange, ts_ms);
     """,
 )
 
@@ -212,3 +230,19 @@ class OutboxItem:
     payload: dict[str, Any]
     attempts: int
     created_ms: int
+
+
+CASH_FLOW_COLS = ("exchange", "ts_ms", "tx_hash", "venue_kind", "kind", "amount", "asset", "fee", "note")
+INSERT_CASH_FLOW = (f"INSERT OR IGNORE INTO cash_flows ({', '.join(CASH_FLOW_COLS)})"
+                    f" VALUES ({', '.join('?' * len(CASH_FLOW_COLS))})")
+
+
+def cash_flow_row(f: CashFlow) -> tuple[Any, ...]:
+    # the amount as normalised text: "10.50" and "10.5" read twice are one entry
+    return (f.exchange, f.ts_ms, f.tx_hash, f.venue_kind, f.kind.value, to_wire(f.amount), f.asset, str(f.fee),
+            f.note)
+
+
+def cash_flow_from(r: sqlite3.Row) -> CashFlow:
+    return CashFlow(r["exchange"], CashFlowKind(r["kind"]), Decimal(r["amount"]), r["ts_ms"], r["tx_hash"],
+                    r["venue_kind"], r["asset"], Decimal(r["fee"]), r["note"])

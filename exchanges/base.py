@@ -15,6 +15,7 @@ from exchanges.errors import InvalidSymbolError
 from exchanges.models import (
     AccountBalances,
     Candle,
+    CashFlow,
     Event,
     Fill,
     FundingPayment,
@@ -87,6 +88,11 @@ class Exchange(abc.ABC):
 
     @abc.abstractmethod
     async def funding_payments(self, since_ms: int) -> list[FundingPayment]: ...
+
+    @abc.abstractmethod
+    async def cash_flows(self, since_ms: int) -> list[CashFlow]:
+        """Deposits, withdrawals and transfers at or after `since_ms`, oldest first (an entry at since_ms
+        again: callers dedupe by hash and time). Raises rather than answer with a partial ledger."""
 
     # ---- trading (OrderManager only) ----
     @abc.abstractmethod

@@ -439,3 +439,36 @@ __all__ = [
     "Ticker",
     "TimeInForce",
 ]
+
+
+# ---- money moved without trading -----------------------------------------------------------------
+
+
+class CashFlowKind(StrEnum):
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+    TRANSFER = "transfer"  # to or from another account or sub-account, or between one's own spot and perp
+    VAULT = "vault"  # into or out of a vault
+    REWARD = "reward"  # rewards claimed, tokens granted
+
+
+@dataclass(frozen=True, slots=True)
+class CashFlow:
+    """Money moved into (+) or out of (-) a venue account other than by trading, as the venue's ledger
+    tells it. `amount` is the change it makes to the venue's equity (perp account value plus spot at
+    mark) in USD, its fee included: loss limits take it out, so they count trading only. A move between
+    the account's own perp and spot balances changes nothing (amount 0). The venue's transaction hash
+    and `ts_ms` identify an entry."""
+
+    exchange: str
+    kind: CashFlowKind
+    amount: Decimal
+    ts_ms: int
+    tx_hash: str
+    venue_kind: str = ""  # the venue's own word: "accountClassTransfer", "internalTransfer", ...
+    asset: str = "USDC"
+    fee: Decimal = ZERO
+    note: str = ""  # the other side (an address, a vault, "perp to spot"), where the venue says
+
+
+__all__ += ["CashFlow", "CashFlowKind"]

@@ -2,6 +2,9 @@
 
 Prices follow the engine's seeded walk (offline, deterministic), advanced by a background task
 every `tick_interval_s` (None: only when `tick()` is called, as tests do).
+
+With a `state_path` the account (balances, positions, orders, fills, funding, the id counters and the
+last prices) is saved there after every change and put back at the next start (sim/paper_state.py).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from exchanges.models import (
     Balance,
     BookLevel,
     Candle,
+    CashFlow,
+    CashFlowKind,
     Event,
     Fill,
     FillEvent,
@@ -47,10 +52,14 @@ from exchanges.models import (
     StreamStatus,
     Ticker,
 )
+from sim.accounts import SimCashFlow
 from sim.book import SimOrder
 from sim.engine import Engine, Reject, SimFill, SimFunding, SimLiquidation
 from sim.history import PriceHistory
 from sim.markets import default_markets, starting_prices
+from sim.paper_state import PaperState, PaperStateError
+
+PRICE_SAVE_MS = 60_000  # prices alone are saved this often (a crash costs at most a minute of walk)
 
 ZERO = Decimal(0)
 _ERRORS: dict[str, type[ExchangeError]] = {
@@ -132,6 +141,8 @@ class PaperExchange(Exchange):
         engine: Engine | None = None,
         account: str = "paper",
         price_feed: PriceFeed | None = None,
+        state_path: str | None = None,
+        history: PriceHistory | None = None,
     ):
         self.name = name
         kw = {"clock": clock} if clock is not None else {}
@@ -143,7 +154,11 @@ class PaperExchange(Exchange):
         self.price_feed = price_feed
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._ticker: asyncio.Task[None] | None = None
-        self._history = PriceHistory(self.engine.markets)
+        self._history = history if history is not None else PriceHistory(self.engine.markets)
+        self._state = PaperState(state_path) if state_path else None
+        self._dirty = False  # the account changed since the last save
+        self._save_soon: asyncio.Handle | None = None
+        self._saved_ms = 0
         self._markets = {s: self._as_own(m) for s, m in self.engine.markets.items()}
         self._connected = False
         self.faults = PaperFaults()
@@ -162,12 +177,38 @@ class PaperExchange(Exchange):
         return not self.faults.latency_s
 
     # ---- lifecycle ----
+    def load_state(self) -> bool:
+        """Put the saved account back (once; connect() does it if the caller did not). True if one
+        was saved. Raises PaperStateError, saying what to do, if the file cannot be used."""
+        return self._state is not None and self._state.load(self.engine, self.account)
+
+    def save_state(self) -> None:
+        """Write what changed to the state file (a no-op without one)."""
+        if self._save_soon is not None:
+            self._save_soon.cancel()
+            self._save_soon = None
+        self._dirty = False
+        if self._state is not None:
+            self._state.save(self.engine, self.account)
+            self._saved_ms = self.engine.clock()
+
+    def _changed(self) -> None:
+        """The account moved outside a call of ours (a fill on a price move, funding): saved as soon
+        as the engine's call is over, once however many events it sent."""
+        self._dirty = True
+        if self._state is None or self._save_soon is not None:
+            return
+        with contextlib.suppress(RuntimeError):  # no loop running: the next call of ours saves it
+            self._save_soon = asyncio.get_running_loop().call_soon(self.save_state)
+
     async def connect(self) -> None:
         if self._connected:
             return
+        self.load_state()
         if self.account not in self.engine.accounts:
             self.engine.fund(self.account, self.starting_balance)
             self.engine.fund(self.account, self.starting_balance, spot=True)
+        self.save_state()
         self.engine.subscribe(self._on_engine)
         self._record_prices()
         if self.tick_interval_s:
@@ -182,6 +223,9 @@ class PaperExchange(Exchange):
                 await self._ticker
             self._ticker = None
         self.engine.unsubscribe(self._on_engine)
+        self.save_state()
+        if self._state is not None:
+            self._state.close()
         if self.price_feed is not None:
             await self.price_feed.close()
         if self._connected:
@@ -223,8 +267,12 @@ class PaperExchange(Exchange):
 
     def _record_prices(self) -> None:
         self._history.record(self.engine.clock(), self.engine.mids)
+        if self._state is not None and (self._dirty or self.engine.clock() - self._saved_ms >= PRICE_SAVE_MS):
+            self.save_state()
 
     def _on_engine(self, kind: str, payload: object) -> None:
+        if getattr(payload, "account", payload) == self.account:
+            self._changed()
         if isinstance(payload, SimOrder) and payload.account == self.account and kind == "order":
             self._queue.put_nowait(OrderUpdate(order_from_sim(payload, self.name), payload.status_ms))
         elif isinstance(payload, SimFill) and payload.account == self.account:
@@ -320,6 +368,25 @@ class PaperExchange(Exchange):
         await self._gate()
         return [self._funding(f) for f in self.engine.fundings.get(self.account, []) if f.ts_ms >= since_ms]
 
+    async def cash_flows(self, since_ms: int) -> list[CashFlow]:
+        await self._gate()
+        return [cash_flow_from_sim(f, self.name) for f in self.engine.cash_flows.get(self.account, [])
+                if f.ts_ms >= since_ms]
+
+    def deposit(self, amount: Decimal) -> CashFlow:
+        """Money in (a trader or a test topping the account up): a deposit in the venue's ledger."""
+        return self._move("deposit", amount)
+
+    def withdraw(self, amount: Decimal) -> CashFlow:
+        """Money out: a withdrawal in the venue's ledger (refused beyond what is withdrawable)."""
+        return self._move("withdraw", amount)
+
+    def _move(self, kind: str, amount: Decimal) -> CashFlow:
+        try:
+            return cash_flow_from_sim(self.engine.move_funds(self.account, kind, amount), self.name)
+        except Reject as exc:
+            raise InsufficientBalanceError(exc.message, venue=self.name, raw=exc.message, code=exc.code) from None
+
     # ---- trading ----
     async def place(self, request: OrderRequest) -> Order:
         await self._gate()
@@ -336,6 +403,8 @@ class PaperExchange(Exchange):
                 self.faults.lose_responses -= 1
                 raise OrderStateUnknown("response lost (fault injected)", venue=self.name) from None
             raise map_reject(exc, self.name) from None
+        finally:  # a refused order is kept too: a lookup by its client id after a restart tells the truth
+            self.save_state()
         if self.faults.lose_responses > 0:
             self.faults.lose_responses -= 1
             raise OrderStateUnknown("response lost after the order was accepted (fault injected)", venue=self.name)
@@ -347,10 +416,13 @@ class PaperExchange(Exchange):
             self.engine.cancel(self.account, oid=_oid(order_id), cloid=client_id)
         except Reject as exc:
             raise map_reject(exc, self.name) from None
+        self.save_state()
 
     async def cancel_all(self, symbol: str | None = None, *, fresh: bool = False) -> list[Order]:
         await self._gate()
-        return [order_from_sim(o, self.name) for o in self.engine.cancel_all(self.account, symbol)]
+        out = [order_from_sim(o, self.name) for o in self.engine.cancel_all(self.account, symbol)]
+        self.save_state()
+        return out
 
     async def modify(self, order_id: str, symbol: str, *, price: Decimal | None, size: Decimal | None) -> Order:
         await self._gate()
@@ -366,6 +438,8 @@ class PaperExchange(Exchange):
             return order_from_sim(self.engine.modify(self.account, req, oid=old.oid), self.name)
         except Reject as exc:
             raise map_reject(exc, self.name) from None
+        finally:
+            self.save_state()
 
     async def set_leverage(self, symbol: str, leverage: int, *, cross: bool = True) -> None:
         await self._gate()
@@ -373,6 +447,7 @@ class PaperExchange(Exchange):
             self.engine.set_leverage(self.account, symbol, leverage, cross)
         except Reject as exc:
             raise map_reject(exc, self.name) from None
+        self.save_state()
 
     async def order_status(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> Order:
         await self._gate()
@@ -384,10 +459,24 @@ class PaperExchange(Exchange):
     async def arm_dead_man_switch(self, timeout_s: int) -> None:
         await self._gate()
         self.engine.schedule_cancel(self.account, self.engine.clock() + timeout_s * 1000)
+        self.save_state()
 
     async def disarm_dead_man_switch(self) -> None:
         await self._gate()
         self.engine.schedule_cancel(self.account, None)
+        self.save_state()
+
+
+def cash_flow_from_sim(f: SimCashFlow, venue: str) -> CashFlow:
+    """An engine ledger entry as its change to this account's equity (a perp/spot move changes none)."""
+    if f.kind == "deposit":
+        return CashFlow(venue, CashFlowKind.DEPOSIT, f.usdc, f.ts_ms, f.hash, f.kind)
+    if f.kind == "withdraw":
+        return CashFlow(venue, CashFlowKind.WITHDRAWAL, -f.usdc - f.fee, f.ts_ms, f.hash, f.kind, fee=f.fee)
+    sent = f.user == f.account and f.kind != "accountClassTransfer"
+    amount = -f.usdc - f.fee if sent else ZERO if f.kind == "accountClassTransfer" else f.usdc
+    return CashFlow(venue, CashFlowKind.TRANSFER, amount, f.ts_ms, f.hash, f.kind, f.token, f.fee,
+                    f.destination if sent else f.user)
 
 
 def _oid(order_id: str | None) -> int | None:
@@ -399,4 +488,4 @@ def _oid(order_id: str | None) -> int | None:
         raise OrderNotFoundError(f"order id {order_id!r} is not a paper order id") from None
 
 
-__all__ = ["PaperExchange", "PaperFaults", "fill_from_sim", "map_reject", "order_from_sim"]
+__all__ = ["PaperExchange", "PaperFaults", "PaperStateError", "fill_from_sim", "map_reject", "order_from_sim"]

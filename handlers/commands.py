@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -10,12 +12,23 @@ from telegram import Update
 
 from bot.desk import DeskError, Quote
 from bot.services import PerVenue, Services, app_version
+from exchanges.errors import InvalidOrderError
 from exchanges.models import OrderRequest, OrderType, Side, TimeInForce
 from handlers import keyboards as kb
 from handlers import views
 from handlers.common import Ctx, markets_for, origin, reply, svc
-from handlers.parsing import UsageError, parse_cancel, parse_close, parse_lev, parse_order, parse_symbol
-from handlers.render import esc, fmt_pct, fmt_usd
+from handlers.parsing import (
+    UsageError,
+    at_least_a_lot,
+    exact_on,
+    parse_cancel,
+    parse_close,
+    parse_lev,
+    parse_order,
+    parse_symbol,
+    too_little_to_close,
+)
+from handlers.render import esc, fmt_num, fmt_pct, fmt_usd
 
 
 async def start(update: Update, context: Ctx) -> str:
@@ -59,7 +72,12 @@ async def _listing(context: Ctx, read: Callable[[Services], Awaitable[list[PerVe
 
 
 async def positions_message(context: Ctx) -> tuple[str, kb.InlineKeyboardMarkup]:
-    return await _listing(context, Services.positions, views.positions_view, kb.positions)
+    s = svc(context)
+    # the open orders too: a position's TP and SL are its market's open trigger orders
+    items, orders = await asyncio.gather(s.services.positions(), s.services.open_orders())
+    held = [p for r in items for p in r.value or []]
+    markets = await markets_for(s, ((p.exchange, p.symbol) for p in held))
+    return views.positions_view(items, markets, orders), kb.positions(held)
 
 
 async def orders(update: Update, context: Ctx) -> str:
@@ -75,11 +93,16 @@ async def _order(update: Update, context: Ctx, side: Side, cmd: str) -> str:
     s = svc(context)
     args = parse_order(list(context.args or []), side, cmd)
     venue = s.desk.resolve_exchange(args.exchange)
+    market = await s.services.market(venue, args.symbol)
+    if market is None:  # refused at once: no preview filled with zeros first
+        raise DeskError(f"{args.symbol} is not a market on {venue}")
+    exact_on(market, args, cmd)  # the typed size and prices are what is sent, or a usage line
     size = args.size
     if args.usd is not None:
         ticker = await s.risk.orders.venue(venue).ticker(args.symbol)
         ref = args.price or ticker.mid
         size = args.usd / ref
+        at_least_a_lot(market, args.usd, size, cmd)  # else a preview of zeros, then a refusal
     assert size is not None
     tif = TimeInForce.ALO if args.post else TimeInForce.IOC if args.ioc else TimeInForce.GTC
     req = OrderRequest(venue, args.symbol, side, size, args.price, OrderType.LIMIT, tif, args.reduce,
@@ -110,8 +133,11 @@ async def close(update: Update, context: Ctx) -> str:
     s = svc(context)
     args = parse_close(list(context.args or []))
     venue = s.desk.resolve_exchange(args.exchange)
-    quote = await s.desk.quote_close(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
-                                     venue, args.symbol, args.percent)
+    try:
+        quote = await s.desk.quote_close(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
+                                         venue, args.symbol, args.percent)
+    except InvalidOrderError as exc:  # the part asked for rounds below the lot: the text's fault, not the venue's
+        raise too_little_to_close(args.percent, exc.message) from None
     await show_quote(update, context, quote)
     return "close preview"
 
@@ -169,8 +195,10 @@ async def price(update: Update, context: Ctx) -> str:
 
 
 async def funding(update: Update, context: Ctx) -> str:
+    s = svc(context)
     _, symbol = parse_symbol(list(context.args or []), "funding")
-    await reply(update, context, views.funding_view(symbol, await svc(context).services.funding(symbol)))
+    items = await s.services.funding(symbol)
+    await reply(update, context, views.funding_view(symbol, items, s.clock(), s.config.timezone))
     return "shown"
 
 
@@ -189,10 +217,11 @@ async def pnl_message(context: Ctx) -> tuple[str, kb.InlineKeyboardMarkup]:
 
 
 def loss_line(context: Ctx) -> str:
+    """Two lines: the daily loss and the drawdown, each against its limit."""
     st = svc(context).risk.pnl.status()
     used = st.daily_loss / st.daily_limit * 100 if st.daily_limit else Decimal(0)
-    return (f"Daily loss {fmt_usd(st.daily_loss)} of {fmt_usd(st.daily_limit)} ({fmt_pct(used, sign=False)}),"
-            f" drawdown {fmt_pct(st.drawdown_percent, sign=False)} of {fmt_pct(st.drawdown_limit, sign=False)}")
+    return (f"Daily loss {fmt_usd(st.daily_loss)} of {fmt_usd(st.daily_limit)} ({fmt_pct(used, sign=False)})\n"
+            f"Drawdown {fmt_pct(st.drawdown_percent, sign=False)} of {fmt_pct(st.drawdown_limit, sign=False)}")
 
 
 async def status(update: Update, context: Ctx) -> str:
@@ -215,22 +244,29 @@ REFRESHABLE = {"balance": balance_message, "positions": positions_message, "orde
 async def limits(update: Update, context: Ctx) -> str:
     s = svc(context)
     lim, st = s.risk.orders.limits, s.risk.pnl.status()
-    held = [p for r in await s.services.positions() for p in r.value or []]
+    held = [p for r in await s.services.positions() for p in r.value or [] if p.size != 0]
     biggest = max((p.notional for p in held), default=Decimal(0))
+    per_symbol = max(Counter(p.symbol for p in held).values(), default=0)
+    known = [v for v in s.risk.pnl.by_venue.values() if v is not None]
+    equity = sum(known, Decimal(0)) if known and len(known) == len(s.risk.pnl.by_venue) else None
+    share = fmt_pct(biggest / equity * 100, sign=False) if equity else "unknown"
+    row = views.LimitRow
     rows = [
-        ["Trading", s.risk.state.state.value, ""],
-        ["Daily loss", fmt_usd(st.daily_loss), fmt_usd(st.daily_limit)],
-        ["Drawdown", fmt_pct(st.drawdown_percent, sign=False), fmt_pct(st.drawdown_limit, sign=False)],
-        ["Positions", str(len(held)), str(lim.max_total_positions)],
-        ["Largest pos.", fmt_usd(biggest), fmt_usd(lim.max_position_usd)],
-        ["Pos./equity", "", fmt_pct(lim.position_fraction * 100, sign=False)],
-        ["Orders/min", str(s.risk.orders._orders_last_minute()), str(lim.max_orders_per_minute)],
-        ["Order size", fmt_usd(lim.min_order_usd), fmt_usd(lim.max_order_usd)],
-        ["Leverage", "", f"{lim.max_leverage}x"],
-        ["Price band", "", fmt_pct(lim.price_band_percent, sign=False)],
-        ["Correlation", "", str(lim.correlation_limit)],
+        row("Daily loss", fmt_usd(st.daily_loss), fmt_usd(st.daily_limit)),
+        row("Drawdown", fmt_pct(st.drawdown_percent, sign=False), fmt_pct(st.drawdown_limit, sign=False)),
+        row("Positions", str(len(held)), str(lim.max_total_positions)),
+        row("Per symbol", str(per_symbol), str(lim.max_positions_per_symbol)),
+        row("Largest pos.", fmt_usd(biggest), fmt_usd(lim.max_position_usd)),
+        row("Pos./equity", share, fmt_pct(lim.position_fraction * 100, sign=False)),
+        row("Orders/min", str(s.risk.orders._orders_last_minute()), str(lim.max_orders_per_minute)),
+        row("Leverage", f"{max(p.leverage for p in held)}x" if held else "none", f"{lim.max_leverage}x"),
+        # bounds on each order: nothing to measure now
+        row("Max order", None, fmt_usd(lim.max_order_usd)),
+        row("Min order", None, fmt_usd(lim.min_order_usd), "min"),
+        row("Price band", None, fmt_pct(lim.price_band_percent, sign=False)),
+        row("Correlation", None, fmt_num(lim.correlation_limit)),
     ]
-    await reply(update, context, views.limits_view(rows))
+    await reply(update, context, views.limits_view(s.risk.state.state.value, rows))
     return "shown"
 
 

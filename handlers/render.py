@@ -1,4 +1,8 @@
-"""Pure rendering helpers: HTML escaping, numbers at market precision, phone-width tables, splitting.
+"""Pure rendering helpers: HTML escaping, one formatter per kind of number, phone-width tables, splitting.
+
+Kinds of number: a price at its market's precision (`fmt_price`), a size at its lot (`fmt_size`), USD
+with separators and cents (`fmt_usd`), a balance at its asset's precision (`fmt_amount`), a percent
+(`fmt_pct`); anything else goes through `fmt_num`, which never prints more than 8 significant digits.
 
 Telegram counts 4096 characters after entity parsing; we split on the raw HTML (always longer), at
 line boundaries, and close/reopen a <pre> block that a split cuts through.
@@ -7,49 +11,89 @@ line boundaries, and close/reopen a <pre> block that a split cuts through.
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from zoneinfo import ZoneInfo
 
 from exchanges.models import Market
 from exchanges.precision import decimals_of
 
 MAX_MESSAGE = 4096
-PHONE_COLUMNS = 32
+PHONE_COLUMNS = 32  # a <pre> line on a phone
+PROSE_COLUMNS = 64  # a prose line: Telegram wraps longer ones, but titles and rows should not need it
+SIGNIFICANT = 8  # a number with no rule of its own shows at most this many significant digits
+# assets a balance of which is money: shown in cents, like USD
+USD_STABLES = frozenset({"USD", "USDC", "USDT", "USDT0", "USDE", "USDH", "USD1", "DAI", "FDUSD", "BUSD", "TUSD"})
 
 
 def esc(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
+def _quantize(value: Decimal, places: int) -> Decimal:
+    # enough precision for any integer part: 1e30 must not raise InvalidOperation
+    with localcontext() as ctx:
+        ctx.prec = max(28, value.adjusted() + places + 3)
+        return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+
+
+def _sig_places(value: Decimal, sig: int) -> int:
+    """Decimals that show `sig` significant digits of value, without trailing zeros."""
+    if not value:
+        return 0
+    q = _quantize(value, max(0, sig - value.adjusted() - 1)).normalize()
+    exp = q.as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 0
+
+
 def fmt_num(value: Decimal, places: int | None = None, *, sign: bool = False) -> str:
-    """Thousands separators; `places` decimals (None: as many as the value has, no trailing zeros)."""
+    """Thousands separators; `places` decimals (None: the value's own, at most 8 significant digits,
+    no trailing zeros: a computed Decimal is never printed raw)."""
     if places is None:
-        q = value.normalize()
-        exp = q.as_tuple().exponent
-        places = max(0, -exp) if isinstance(exp, int) else 0
-    q = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+        places = _sig_places(value, SIGNIFICANT)
+    q = _quantize(value, places)
     if q == 0:
         q = abs(q)  # never "-0.00"
     out = f"{q:,.{places}f}"
     return f"+{out}" if sign and q > 0 else out
 
 
+def fmt_sig(value: Decimal, sig: int = SIGNIFICANT, *, sign: bool = False) -> str:
+    """At most `sig` significant digits (the integer part is always whole), no trailing zeros."""
+    return fmt_num(value, _sig_places(value, sig), sign=sign)
+
+
 def fmt_usd(value: Decimal, *, sign: bool = False) -> str:
-    q = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    q = _quantize(value, 2)
     body = fmt_num(abs(q), 2)
     if q < 0:
         return f"-${body}"
     return f"+${body}" if sign and q > 0 else f"${body}"
 
 
-def fmt_pct(value: Decimal, *, sign: bool = True) -> str:
-    return f"{fmt_num(value, 2, sign=sign)}%"
+def fmt_pct(value: Decimal, *, sign: bool = True, places: int = 2) -> str:
+    return f"{fmt_num(value, places, sign=sign)}%"
+
+
+def fmt_amount(asset: str, value: Decimal, decimals: int | None = None) -> str:
+    """A balance of an asset: its own decimals where known, cents for USD stables, else 8 significant."""
+    if decimals is not None:
+        return fmt_num(value, decimals)
+    return fmt_num(value, 2) if asset.upper() in USD_STABLES else fmt_sig(value)
+
+
+def fmt_fee(value: Decimal, asset: str = "USDC") -> str:
+    """A fee as the trader compares it: in USD when paid in a USD stable, else in its asset."""
+    return fmt_usd(value) if asset.upper() in USD_STABLES else f"{fmt_sig(value)} {asset}"
 
 
 def price_places(market: Market | None, value: Decimal) -> int:
-    """Decimals a price of this market is shown with."""
+    """Decimals a price of this market is shown with: the venue's own rule (a tick, or significant
+    figures with a cap on decimals), so the same price reads the same in every view."""
     if market is None:
-        return 2 if abs(value) >= 1 else 6
+        return 2 if abs(value) >= 1 else max(2, _sig_places(value, 5))
     if market.tick_size is not None:
         return decimals_of(market.tick_size)
     sig = market.price_sig_figs or 5
@@ -65,6 +109,63 @@ def fmt_price(market: Market | None, value: Decimal | None) -> str:
 def fmt_size(market: Market | None, value: Decimal, *, sign: bool = False) -> str:
     places = decimals_of(market.lot_size) if market is not None else None
     return fmt_num(value, places, sign=sign)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """"1 order", "2 orders" (never "order(s)")."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def fmt_in(ms: int) -> str:
+    """How long until: "in 23m", "in 7h 57m", "in 45s", "now"."""
+    s = ms // 1000
+    if s <= 0:
+        return "now"
+    if s < 60:
+        return f"in {s}s"
+    hours, minutes = divmod((s + 59) // 60, 60)  # whole minutes, rounded up: "in 1m", never "in 0m"
+    return f"in {hours}h {minutes}m" if hours else f"in {minutes}m"
+
+
+def fmt_time(ts_ms: int, tz: str, now_ms: int | None = None) -> str:
+    """Local time of day in `tz`; with the date when it is not today there."""
+    zone = ZoneInfo(tz)
+    at = datetime.fromtimestamp(ts_ms / 1000, UTC).astimezone(zone)
+    if now_ms is not None and datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(zone).date() != at.date():
+        return at.strftime("%b %d %H:%M")
+    return at.strftime("%H:%M")
+
+
+def clip(text: str, limit: int = 300) -> str:
+    """A venue's or a user's words, cut where they would only flood the chat."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def wrap(text: str, width: int = PROSE_COLUMNS - 2, indent: str = "", first: str | None = None) -> str:
+    """Plain text wrapped to prose width and escaped; `first` replaces `indent` on the first line.
+    Two columns to spare by default: an emoji in the line is two columns wide on a phone."""
+    lines = textwrap.wrap(text, width, initial_indent=indent if first is None else first,
+                          subsequent_indent=indent, break_on_hyphens=False) or [""]
+    return "\n".join(esc(x) for x in lines)
+
+
+def kv_table(rows: Sequence[tuple[str, str]], width: int = PHONE_COLUMNS) -> str:
+    """Label/value rows in <pre>, values right-aligned; a value that does not fit beside its label
+    goes on the next line, right-aligned."""
+    if not rows:
+        return ""
+    lw = max(len(k) for k, _ in rows)
+    span = min(width, lw + 1 + max(len(v) for _, v in rows))
+    lines = []
+    for k, v in rows:
+        if not v:
+            lines.append(k)
+        elif lw + 1 + len(v) <= span:
+            lines.append(f"{k.ljust(lw)} {v.rjust(span - lw - 1)}")
+        else:
+            lines.append(k)
+            lines += [x.rjust(span) for x in textwrap.wrap(v, width)]
+    return "<pre>" + esc("\n".join(x.rstrip() for x in lines)) + "</pre>"
 
 
 def table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None, *, right: Sequence[int] = ()) -> str:

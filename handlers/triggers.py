@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.desk import TRIGGERS
+from bot.desk import TRIGGERS, DeskError
+from exchanges.models import Side
 from handlers import keyboards as kb
 from handlers.commands import show_quote
 from handlers.common import Ctx, reply, svc
-from handlers.parsing import parse_trigger
+from handlers.parsing import exact_price, parse_trigger
 from handlers.render import esc, fmt_price
 
 
@@ -17,7 +18,11 @@ async def _trigger(update: Update, context: Ctx, kind: str) -> str:
     exchange, symbol, price = parse_trigger(list(context.args or []), kind)
     venue = s.desk.resolve_exchange(exchange)
     user, chat = update.effective_user.id, update.effective_chat.id  # type: ignore[union-attr]
+    market = await s.services.market(venue, symbol)
+    if market is None:
+        raise DeskError(f"{symbol} is not a market on {venue}")
     if price is not None:
+        exact_price(market, price, Side.SELL, kind)  # the price typed is the trigger sent
         await show_quote(update, context, await s.desk.quote_trigger(user, chat, venue, symbol, kind, price))
         return f"{kind} preview"
     _, name = TRIGGERS[kind]
@@ -25,7 +30,6 @@ async def _trigger(update: Update, context: Ctx, kind: str) -> str:
     if not orders:
         await reply(update, context, f"No {name} is set on {esc(symbol)} ({esc(venue)}).")
         return "nothing to remove"
-    market = await s.services.market(venue, symbol)
     at = ", ".join(fmt_price(market, o.trigger_price) for o in orders)
     token = await s.desk.quote_action(user, chat, "trigger_off", {
         "exchange": venue, "symbol": symbol, "order_ids": [o.order_id for o in orders if o.order_id],

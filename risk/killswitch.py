@@ -105,10 +105,11 @@ class KillSwitch:
         """The "Flatten all now" answer to `ask`: close every position, every venue."""
         return await self.fire(self.state.reason or "flatten requested", by, flatten=True, reply_to=reply_to)
 
-    async def resume(self, by: str) -> bool:
+    async def resume(self, by: str, *, to: TradingState = TradingState.ACTIVE, reason: str = "resumed") -> bool:
+        """Lift the kill. `to` REDUCING: a loss limit still breaches (RiskMonitor.resume decides)."""
         await self._stop_workers()
         await self.state.store.set_state(KILL_KEY, "", self.clock())
-        return await self.state.set(TradingState.ACTIVE, "resumed", by)
+        return await self.state.set(to, reason, by)
 
     async def _remember(self, reason: str, by: str, flatten: bool, *, confirmed: bool) -> None:
         """A kill survives a restart until the venues confirmed it: see finish_after_restart()."""

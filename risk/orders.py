@@ -315,8 +315,9 @@ class OrderManager:
             or req.order_type is not OrderType.LIMIT else OrderType.MARKET, tif=req.tif,
             reduce_only=req.reduce_only, trigger_price=req.trigger_price, created_ms=now, updated_ms=now,
         )
+        legs = {k: str(v) for k, v in (("tp", req.take_profit), ("sl", req.stop_loss)) if v is not None}
         await self.store.insert_order(intent, extra={"origin": origin, "slippage": str(req.slippage or ""),
-                                                     **(extra or {})}, also=also)
+                                                     **legs, **(extra or {})}, also=also)  # legs: risk/sync.py
         self._recent.append(now)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._inflight[cid] = done

@@ -86,7 +86,7 @@ class Risk:
         self._spawn(self.kill.finish_after_restart(), "kill-after-restart")
         for venue in self.orders.exchanges:
             self._spawn(self.sync.run(venue), f"events-{venue}")
-        self._spawn(self._every(monitor_interval_s, self.monitor.check_once), "risk-monitor")
+        self._spawn(self.monitor.run(monitor_interval_s), "risk-monitor")  # quick checks between full ones
         # orders whose answer was lost are looked up in the background, not at the next restart
         self._spawn(self._every(resolve_interval_s, self.orders.resolve_unknown), "resolve-unknown")
         dms = self.config.risk.dead_man_switch

@@ -1,24 +1,35 @@
 """Keeping the store true to the venues: stream events, start-up reconciliation, adoption.
 
-Orders the store does not know are adopted and reported, never cancelled or "corrected". Until a
-venue reconciles, it is REDUCING (no new exposure).
+Orders the store does not know are adopted and reported, never cancelled or "corrected"; the
+TP/SL legs a venue makes for one of our orders (Hyperliquid's normalTpsl children carry no client
+id) are recognised as ours. Until a venue reconciles, it is REDUCING (no new exposure). What each
+applied event did to an order is classified once (risk/order_changes.py) and handed to listeners.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 
 from exchanges.errors import ExchangeError, OrderNotFoundError
-from exchanges.models import Event, Fill, FillEvent, Order, OrderStatus, OrderUpdate, StreamStatus
+from exchanges.models import Event, Fill, FillEvent, Order, OrderStatus, OrderType, OrderUpdate, StreamStatus
 from risk.events import NOT_ON_VENUE, OrderAdopted, OrderResolved
+from risk.order_changes import TRIGGERED_REASON, Change, cause_of, classify
 from risk.order_state import LIVE, merge, with_fills
 from risk.orders import OrderManager
 
 log = logging.getLogger(__name__)
 NOT_RECONCILED = "not reconciled with the venue yet"
+LEGS = {"tp": OrderType.TAKE_PROFIT, "sl": OrderType.STOP}
+# where a TP/SL leg's parent can be: still working, or filled (the legs arm when it fills)
+PARENT_STATES = (*LIVE, OrderStatus.FILLED)
+LEGS_KEPT = 1024
+LEG_SKEW_MS = 60_000  # the venue's clock against ours
+Listener = Callable[[Event, Change | None, bool], None]
 
 
 class OrderSync:
@@ -28,13 +39,17 @@ class OrderSync:
         self.reports: dict[str, dict[str, object]] = {}
         self.streams: dict[str, tuple[bool, int]] = {}  # venue -> (connected, last event ms)
         self.stream_why: dict[str, str] = {}  # venue -> what its stream last said of itself (e.g. why it dropped)
-        # what was applied, for the alert layer: (event, order before, order after, new fill or not)
-        self.listeners: list[Callable[[Event, Order | None, Order | None, bool], None]] = []
+        # what was applied, for the alert layer: (event, what it did to an order, a new fill to tell or not)
+        self.listeners: list[Listener] = []
+        self.started_ms = manager.clock()
+        self._new_venue: dict[str, bool] = {}  # venue -> its fills were never stored before this run
+        self.imported: dict[str, int] = {}  # venue -> earlier fills stored without telling (a new database)
+        self._legs_stored: OrderedDict[tuple[str, str], None] = OrderedDict()  # (parent client id, leg), bounded
 
-    def _tell(self, event: Event, before: Order | None, after: Order | None, new: bool) -> None:
+    def _tell(self, event: Event, change: Change | None, new: bool) -> None:
         for fn in self.listeners:
             try:
-                fn(event, before, after, new)
+                fn(event, change, new)
             except Exception:  # the alert layer must never break order bookkeeping
                 log.exception("listener failed on %s", type(event).__name__)
 
@@ -45,18 +60,32 @@ class OrderSync:
             found = await store.get_order_by_venue_id(venue, order_id)
         return found
 
+    async def _is_new_venue(self, venue: str) -> bool:
+        """Whether the database had never stored a fill of this venue when this run began (decided
+        before this run stores its first one)."""
+        if venue not in self._new_venue:
+            self._new_venue[venue] = await self.m.store.last_fill_ms(venue) is None
+        return self._new_venue[venue]
+
     async def handle(self, event: Event) -> None:
         """Apply one normalised stream event to the store. A fill delivered twice is applied once."""
         async with self.m.event_lock:
             if isinstance(event, FillEvent):
-                before, after, new = await self._fill(event.fill)
-                self._tell(event, before, after, new and not event.is_snapshot)
+                fill = event.fill
+                new_venue = await self._is_new_venue(fill.exchange)
+                before, after, new = await self._fill(fill)
+                if new and after is None and new_venue and fill.ts_ms < self.started_ms:
+                    # history a new database is seeing for the first time: kept, not told fill by fill
+                    self.imported[fill.exchange] = self.imported.get(fill.exchange, 0) + 1
+                    new = False
+                change = classify(before, after) if after is not None else None
+                self._tell(event, change, new and not event.is_snapshot)
             elif isinstance(event, OrderUpdate):
-                before, after = await self._update(event.order)
-                if after is not None:
-                    self._tell(event, before, after, False)
+                change = await self._update(event.order)
+                if change is not None:
+                    self._tell(event, change, False)
             else:
-                self._tell(event, None, None, False)
+                self._tell(event, None, False)
 
     async def _fill(self, fill: Fill) -> tuple[Order | None, Order | None, bool]:
         order = await self._find(fill.exchange, fill.client_id, fill.order_id)
@@ -71,19 +100,28 @@ class OrderSync:
         new = await self.m.store.add_fill(fill, moved if moved != order else None)
         return order, moved, new
 
-    async def _update(self, report: Order) -> tuple[Order | None, Order | None]:
+    async def _update(self, report: Order) -> Change | None:
         stored = await self._find(report.exchange, report.client_id, report.order_id)
         if stored is None:
             if self.m.sending:
                 self._deferred.append(OrderUpdate(report, report.updated_ms))
-                return None, None
-            return None, await self._adopt(report)
-        if report.status is OrderStatus.CANCELED and (cause := self.m.cancel_cause(report)) is not None:
-            report = replace(report, reason=cause)  # our own cancel, as the venue reports it
+                return None
+            leg = await self._leg_of_ours(report)
+            found = await self._store_leg(*leg) if leg else await self._adopt(report)
+            return classify(None, found)
+        if (stored.status is OrderStatus.WAITING_TRIGGER and report.status is OrderStatus.OPEN
+                and report.reason != TRIGGERED_REASON):
+            # an update that only says "open" (Hyperliquid's order updates do not mark trigger orders)
+            # is no news of a trigger firing: the order still waits
+            report = replace(report, status=OrderStatus.WAITING_TRIGGER)
+        ours = self.m.cancel_cause(report) if report.status is OrderStatus.CANCELED else None
+        if ours is not None:
+            report = replace(report, reason=ours)  # our own cancel, as the venue reports it
         merged = merge(stored, report)
-        if merged is not None:
-            await self.m.store.update_order(merged)
-        return stored, merged
+        if merged is None:
+            return None
+        await self.m.store.update_order(merged)
+        return classify(stored, merged, cause_of(ours))
 
     async def replay_deferred(self) -> None:
         pending, self._deferred = self._deferred, []
@@ -94,13 +132,63 @@ class OrderSync:
                 await self.handle(ev)
 
     async def _adopt(self, report: Order) -> Order:
+        """An order placed outside the bot: tracked, never touched. One already finished (an outside
+        market order that filled at once) is kept quietly: its fills tell it."""
         cid = report.client_id or f"ext-{report.exchange}-{report.order_id}"
         adopted = replace(report, client_id=cid)
         await self.m.store.insert_order(adopted, extra={"adopted": True})
         log.warning("adopted %s order %s %s %s (placed outside this bot)", report.exchange, report.symbol,
                     report.side, report.order_id)
-        self.m.bus.publish(OrderAdopted(adopted, self.m.clock()))
+        if not adopted.status.is_final:
+            self.m.bus.publish(OrderAdopted(adopted, self.m.clock()))
         return adopted
+
+    # ---- the TP/SL legs of our own orders ----
+    async def _leg_of_ours(self, report: Order) -> tuple[Order, Order, str] | None:
+        """(report, parent, "tp" | "sl") when `report` is a TP/SL leg the venue made for an order of ours
+        that carried take_profit/stop_loss: same market, the other side, the parent's size. Newest
+        parent first; a leg already stored is found before this is asked."""
+        if report.client_id or report.status.is_final:
+            return None
+        parents = [o for o in await self.m.store.orders_with_status(PARENT_STATES, report.exchange)
+                   if o.symbol == report.symbol and o.side is report.side.opposite and o.size == report.size
+                   and o.client_id and not o.client_id.startswith("ext-")
+                   and report.created_ms >= o.created_ms - LEG_SKEW_MS]  # a leg is never older than its parent
+        for parent in reversed(parents):
+            extra = await self.m.store.order_extra(parent.client_id or "")
+            legs = [k for k in LEGS if extra.get(k) and (parent.client_id, k) not in self._legs_stored]
+            if not legs:
+                continue
+            if report.order_type not in LEGS.values():
+                # a stream update may not say it is a trigger order: the venue's own description does
+                described = await self._described(report)
+                if described is not None and described.order_type not in LEGS.values():
+                    return None  # a plain order of the same size, placed outside the bot
+                report = described or report
+            leg = next((k for k in legs if LEGS[k] is report.order_type), legs[0])
+            return report, parent, leg
+        return None
+
+    async def _described(self, report: Order) -> Order | None:
+        """The venue's full description of an order (None: it could not be asked now)."""
+        try:
+            return await self.m.venue(report.exchange).order_status(report.symbol, order_id=report.order_id)
+        except ExchangeError as exc:
+            log.info("order %s could not be described: %s", report.order_id, exc)
+            return None
+
+    async def _store_leg(self, report: Order, parent: Order, leg: str) -> Order:
+        extra = await self.m.store.order_extra(parent.client_id or "")
+        waiting = report.status is OrderStatus.OPEN and report.reason != TRIGGERED_REASON
+        order = replace(report, client_id=f"ext-{report.exchange}-{report.order_id}", order_type=LEGS[leg],
+                        reduce_only=True, trigger_price=report.trigger_price or Decimal(extra[leg]),
+                        status=OrderStatus.WAITING_TRIGGER if waiting else report.status)
+        await self.m.store.insert_order(order, extra={"leg_of": parent.client_id, "leg": leg})
+        self._legs_stored[(parent.client_id or "", leg)] = None
+        while len(self._legs_stored) > LEGS_KEPT:
+            self._legs_stored.popitem(last=False)
+        log.info("%s order %s is the %s leg of %s", order.exchange, order.order_id, leg, parent.client_id)
+        return order
 
     async def run(self, venue: str) -> None:
         """Consume a venue's event stream until cancelled."""
@@ -123,6 +211,7 @@ class OrderSync:
         m.state.block_venue(venue, NOT_RECONCILED)
         ex = m.venue(venue)
         since = await m.store.last_fill_ms(venue)
+        self._new_venue.setdefault(venue, since is None)
         open_orders, fills = await asyncio.gather(ex.open_orders(), ex.fills((since or 0) - 60_000))
         adopted: list[Order] = []
         resolved: list[Order] = []
@@ -134,13 +223,17 @@ class OrderSync:
                     continue  # fills of adopted orders are stored once the order row exists (below)
                 before, after, new = await self._fill(f)
                 added += new
-                if new:  # found at start (the bot was down when it happened): told like any other fill
-                    self._tell(FillEvent(f), before, after, True)
+                if new and after is not None:  # found at start (the bot was down then): told like any other
+                    self._tell(FillEvent(f), classify(before, after), True)
             venue_ids = {o.order_id for o in open_orders}
             for o in open_orders:
                 stored = await self._find(venue, o.client_id, o.order_id)
                 if stored is None:
-                    adopted.append(await self._adopt(o))
+                    leg = await self._leg_of_ours(o)
+                    if leg:
+                        await self._store_leg(*leg)
+                    else:
+                        adopted.append(await self._adopt(o))
                 elif (merged := merge(stored, o)) is not None:
                     await m.store.update_order(merged)
             for f in fills:

@@ -47,6 +47,30 @@ class SimAccount:
         return pos
 
 
+@dataclass(frozen=True, slots=True)
+class SimCashFlow:
+    """Money moved without trading: one entry of an account's ledger (Hyperliquid's non-funding ledger).
+    `kind` is the venue's word; `usdc` the amount moved (a spot transfer: the tokens' USDC value). A
+    transfer between two accounts is an entry in each, `user` the sender."""
+
+    account: str
+    kind: str  # deposit | withdraw | accountClassTransfer | internalTransfer | subAccountTransfer | spotTransfer
+    usdc: Decimal
+    ts_ms: int
+    hash: str
+    to_perp: bool = True  # accountClassTransfer: spot to perp (True) or perp to spot
+    user: str = ""
+    destination: str = ""
+    fee: Decimal = ZERO
+    token: str = "USDC"
+    amount: Decimal = ZERO  # spotTransfer: tokens moved
+    nonce: int = 0
+
+
+TRANSFER_KINDS = ("deposit", "withdraw", "accountClassTransfer", "internalTransfer", "subAccountTransfer",
+                  "spotTransfer")
+
+
 def apply_fill(size: Decimal, entry: Decimal, signed_qty: Decimal, price: Decimal) -> tuple[Decimal, Decimal, Decimal]:
     """New (size, entry, realized PnL) after trading `signed_qty` at `price`."""
     if size == 0 or (size > 0) == (signed_qty > 0):

@@ -11,13 +11,15 @@ when an account changes without an order (funds moved in, leverage set).
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from decimal import Decimal
 
 from exchanges.models import Market, MarketKind, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from exchanges.precision import to_wire
-from sim.accounts import SimAccount
+from sim.accounts import TRANSFER_KINDS, SimAccount, SimCashFlow
 from sim.book import Book, Level, LiquidityProfile, SimOrder
 from sim.ledger import Ledger
 from sim.markets import PriceWalk
@@ -58,6 +60,7 @@ class Engine(Matching, Ledger):
         self.cloids: dict[tuple[str, str], int] = {}
         self.fills: dict[str, list[SimFill]] = {}
         self.fundings: dict[str, list[SimFunding]] = {}
+        self.cash_flows: dict[str, list[SimCashFlow]] = {}  # each account's deposits, withdrawals, transfers
         self.funding_rates: dict[str, Decimal] = {s: Decimal("0.0000125") for s in self.markets}
         self.scheduled_cancel: dict[str, int] = {}
         self._listeners: list[Listener] = []
@@ -107,6 +110,48 @@ class Engine(Matching, Ledger):
             acct.collateral += amount
         self._pending.append(("account", name))
         self._flush()
+
+    def move_funds(self, name: str, kind: str, usdc: Decimal, *, to: str = "", to_perp: bool = True,
+                   fee: Decimal = ZERO, token: str = "USDC", amount: Decimal = ZERO) -> SimCashFlow:
+        """A deposit, withdrawal or transfer (`to` another account), kept in the ledger of each account it
+        touches. Perp USDC moves, except for a spotTransfer (`amount` of spot `token`, worth `usdc`) and
+        an accountClassTransfer (spot to perp, or back). A fee is paid by the sender."""
+        if kind not in TRANSFER_KINDS or usdc <= 0 or fee < 0 or (kind == "spotTransfer" and amount <= 0):
+            raise Reject("TRANSFER", f"cannot {kind} {usdc} USDC")
+        acct = self.account(name)
+        if kind == "spotTransfer" or (kind == "accountClassTransfer" and to_perp):
+            asset, moved = (token, amount) if kind == "spotTransfer" else ("USDC", usdc)
+            if moved + (fee if asset == "USDC" else ZERO) > self.spot_available(name, asset):
+                raise Reject("TRANSFER", "Insufficient spot balance.")
+            acct.spot[asset] = acct.spot.get(asset, ZERO) - moved
+            acct.spot["USDC"] = acct.spot.get("USDC", ZERO) - fee
+            if kind == "accountClassTransfer":
+                acct.collateral += usdc
+        elif kind == "deposit":
+            acct.collateral += usdc
+        else:  # out of the perp account: a withdrawal, perp to spot, a transfer to another account
+            if usdc + fee > self.withdrawable(name):
+                raise Reject("TRANSFER", "Insufficient balance for withdrawal or transfer.")
+            acct.collateral -= usdc + fee
+            if kind == "accountClassTransfer":
+                acct.spot["USDC"] = acct.spot.get("USDC", ZERO) + usdc
+        now = self.clock()
+        ledger = self.cash_flows.setdefault(name, [])
+        tx = "0x" + hashlib.sha256(f"{name}:{kind}:{len(ledger)}:{now}".encode()).hexdigest()
+        flow = SimCashFlow(name, kind, usdc, now, tx, to_perp, name if to else "", to, fee, token, amount,
+                           now if kind == "withdraw" else 0)
+        ledger.append(flow)
+        self._pending.append(("account", name))
+        if to:
+            dest = self.account(to)
+            if kind == "spotTransfer":
+                dest.spot[token] = dest.spot.get(token, ZERO) + amount
+            else:
+                dest.collateral += usdc
+            self.cash_flows.setdefault(to, []).append(replace(flow, account=to))
+            self._pending.append(("account", to))
+        self._flush()
+        return flow
 
     def market(self, symbol: str) -> Market:
         m = self.markets.get(symbol)
@@ -258,6 +303,34 @@ class Engine(Matching, Ledger):
             self._pending.append(("funding", f))
         self._check_liquidations()
         self._flush()
+
+    # ---- persistence (the paper venue's state file) --------------------------------------------
+    def counters(self) -> dict[str, int]:
+        """The id counters: saved with an account so no order or fill id repeats after a restart."""
+        return {"seq": self._seq, "oid": self._next_oid, "tid": self._next_tid, "liq": self._liq_seq}
+
+    def restore(self, account: SimAccount, orders: Iterable[SimOrder], open_oids: set[int], fills: list[SimFill],
+                fundings: list[SimFunding], counters: dict[str, int], mids: dict[str, Decimal],
+                scheduled_cancel: int | None, cash_flows: Iterable[SimCashFlow] = ()) -> None:
+        """Put back one saved account as it was: resting orders on the book, triggers waiting, the
+        last prices (the walk goes on from them). Nothing fires and no event is sent."""
+        name = account.name
+        self.accounts[name], self.fills[name], self.fundings[name] = account, list(fills), list(fundings)
+        self.cash_flows[name] = list(cash_flows)
+        for sym, px in mids.items():
+            if sym in self.markets:
+                self.mids[sym] = px
+                self.books[sym].rebuild_synthetic(px, self.liquidity)
+        for o in orders:
+            self._register(o)
+            if o.oid in open_oids:
+                self.open[o.oid] = o
+                if o.status is OrderStatus.OPEN:
+                    self.books[o.symbol].add(o)
+        if scheduled_cancel is not None:
+            self.scheduled_cancel[name] = scheduled_cancel
+        self._seq, self._next_oid = max(self._seq, counters["seq"]), max(self._next_oid, counters["oid"])
+        self._next_tid, self._liq_seq = max(self._next_tid, counters["tid"]), max(self._liq_seq, counters["liq"])
 
     # ---- internals: validation and submission --------------------------------------------------
     def _validate(self, name: str, req: OrderRequest, replacing: SimOrder | None = None) -> SimOrder:

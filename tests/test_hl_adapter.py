@@ -271,3 +271,32 @@ async def test_dead_man_switch_refusal_is_reported():
             assert "Cannot set scheduled cancel time until enough volume traded. Required: $1000000." in str(exc.value)
         finally:
             await ex.close()
+
+
+async def test_funding_of_a_long_history_is_read_whole_across_pages():
+    # the venue answers at most 500 entries per time range, and pays every market in the same millisecond
+    offset = [0]
+
+    def clock() -> int:
+        import time
+
+        return int(time.time() * 1000) + offset[0]
+
+    async with hl_venue(clock=clock) as (sim, url):
+        sim.see(ADDRESS)
+        ex = adapter(url)
+        await ex.connect()
+        try:
+            for symbol, size in (("BTC", "0.01"), ("ETH", "0.2"), ("SOL", "3")):
+                await ex.place(req(symbol, Side.BUY, size, None))
+            start = clock()
+            for _ in range(240):  # 240 hours x 3 markets = 720 payments
+                offset[0] += 3_600_000
+                for symbol in ("BTC", "ETH", "SOL"):
+                    sim.engine.apply_funding(symbol, D("0.0001"))
+            got = await ex.funding_payments(start)
+            assert len(got) == 720 and len({(p.ts_ms, p.symbol) for p in got}) == 720
+            assert {p.symbol for p in got} == {"BTC", "ETH", "SOL"}
+            assert all(p.amount < 0 for p in got)  # longs pay at a positive rate
+        finally:
+            await ex.close()

@@ -153,3 +153,15 @@ def test_every_sdk_cassette_parses(path):
         assert mids["BTC"] == D(resp["BTC"])
     else:
         pytest.skip(f"{kind}: not a payload the bot reads")
+
+
+def test_a_liquidation_is_read_from_its_fill_which_names_the_market():
+    fills = fixture("hyperliquid/ccxt/ccxt_static_responses_hyperliquid_curated.json")["responses"][
+        "fetchMyTrades_userFills_with_builderFee_and_liquidation"]
+    plain, liquidated = fills
+    assert parse.parse_liquidation(plain, {}) is None
+    liq = parse.parse_liquidation(liquidated, {})
+    assert liq is not None and (liq.symbol, liq.size, liq.price, liq.ts_ms) == ("HYPE", D("5.2"), D("21.147"),
+                                                                                1768931202995)
+    fill = parse.parse_fill(liquidated, {})
+    assert fill.liquidation and fill.position_after == 0 and fill.realized_pnl == D("-46.0356")

@@ -138,3 +138,27 @@ def test_a_wrong_key_or_network_is_refused(venue):
     res = stranger.order("BTC", True, 0.01, 90000.0, {"limit": {"tif": "Gtc"}})
     assert res["status"] == "err" and res["response"].startswith("User or API Wallet 0x")
     assert res["response"].endswith("does not exist.")
+
+
+def test_non_funding_ledger_updates(sdk, venue):
+    import json
+    import time
+    import urllib.request
+
+    info, _ = sdk
+    since = int(time.time() * 1000) - 1
+    for body in ({"type": "deposit", "usdc": "500"}, {"type": "withdraw", "usdc": "99", "fee": "1"},
+                 {"type": "accountClassTransfer", "usdc": "12", "toPerp": False}):
+        req = urllib.request.Request(f"{venue}/_sim/transfer", json.dumps({"user": ADDRESS, **body}).encode(),
+                                     {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as r:  # the emulator's control route: loopback only
+            assert json.loads(r.read())["ok"]
+    rows = info.user_non_funding_ledger_updates(ADDRESS, since)
+    assert [r["delta"] for r in rows] == [
+        {"type": "deposit", "usdc": "500.0"}, {"type": "withdraw", "usdc": "99.0", "nonce": rows[1]["time"],
+                                               "fee": "1.0"},
+        {"type": "accountClassTransfer", "usdc": "12.0", "toPerp": False}]
+    assert all(r["hash"].startswith("0x") and len(r["hash"]) == 66 for r in rows)
+    first = rows[0]["time"]
+    assert info.user_non_funding_ledger_updates(ADDRESS, since, first) == [r for r in rows if r["time"] <= first]
+    assert info.user_non_funding_ledger_updates(ADDRESS, rows[-1]["time"] + 1) == []

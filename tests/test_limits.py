@@ -157,3 +157,59 @@ def test_reducing_orders_pass_every_exposure_loss_and_state_check():
     )
     assert codes(worst) == []
     assert set(codes(replace(worst, reducing=False))) >= {"HALTED", "EQUITY_UNKNOWN", "LEVERAGE", "ORDER_RATE"}
+
+
+# ---- loss warnings: the highest step crossed, once, with true figures (issue #11, item 12) ----------
+
+async def _one_check_to(tmp_path, clock, price: str, **risk):
+    from exchanges.models import OrderRequest as Req
+    from risk.events import LimitBreached, LossWarning, NoticeBatch
+    from tests.harness import make_config, rig
+
+    rg = await rig(tmp_path, clock, config=make_config(risk={"daily_loss_limit": 500, **risk}))
+    seen: list = []
+    rg.risk.bus.subscribe(lambda n: seen.append(n))
+    try:
+        await rg.orders.place(Req("paper", "BTC", Side.BUY, D("0.1")))
+        await rg.risk.monitor.check_once()  # day start and peak
+        seen.clear()
+        rg.venues["paper"].set_price("BTC", D(price))
+        status = await rg.risk.monitor.check_once()
+        flat = [x for n in seen for x in (n.notices if isinstance(n, NoticeBatch) else [n])]
+        return status, [x for x in flat if isinstance(x, LossWarning | LimitBreached)], seen
+    finally:
+        await rg.close()
+
+
+async def test_a_loss_past_every_step_at_once_is_told_as_the_breach_alone(tmp_path, clock):
+    from bot.alert_texts import describe
+    from risk.events import LimitBreached, NoticeBatch
+
+    status, told, batches = await _one_check_to(tmp_path, clock, "94900")  # about -510: 102 % of 500
+    [breach] = told
+    assert isinstance(breach, LimitBreached) and breach.kind == "daily_loss" and breach.value == status.daily_loss
+    text = describe(breach)[1]
+    assert f"Daily loss ${breach.value.quantize(D('0.01'))} of $500.00: past the limit" in text
+    assert "80%" not in text and "50%" not in text
+    assert len(batches) == 1 and isinstance(batches[0], NoticeBatch)  # with its state change: one message
+
+
+async def test_a_loss_past_two_steps_tells_the_higher_with_its_true_figures(tmp_path, clock):
+    from bot.alert_texts import describe
+    from risk.events import LossWarning
+
+    status, told, _ = await _one_check_to(tmp_path, clock, "95500")  # about -450: 90 % of 500
+    [warning] = told
+    assert isinstance(warning, LossWarning) and warning.fraction == D("0.8") and warning.value == status.daily_loss
+    text = describe(warning)[1]
+    assert "Daily loss at 80% of the limit" in text and f"${warning.value.quantize(D('0.01'))} of $500.00" in text
+
+
+async def test_a_drawdown_past_the_50_and_80_steps_and_the_limit_is_one_breach(tmp_path, clock):
+    from risk.events import LimitBreached
+
+    # -6,500 of 20,000 equity in one check: 32.5 % drawdown, past 50 %, 80 % and the 20 % limit itself
+    status, told, _ = await _one_check_to(tmp_path, clock, "35000", daily_loss_limit=1_000_000,
+                                          max_drawdown_percent=20)
+    assert [(type(n).__name__, n.kind) for n in told] == [("LimitBreached", "drawdown")]
+    assert isinstance(told[0], LimitBreached) and told[0].value == status.drawdown_percent > D(20)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import tracemalloc
 from decimal import Decimal as D
 
 import pytest
 
 from exchanges.errors import InsufficientBalanceError, InvalidOrderError, InvalidSymbolError, OrderNotFoundError
 from exchanges.models import (
+    CANDLE_INTERVAL_MS,
     FillEvent,
     FundingEvent,
     OrderRequest,
@@ -18,6 +21,9 @@ from exchanges.models import (
     StreamStatus,
 )
 from exchanges.paper import PaperExchange
+from sim.history import KEEP_BARS, Bar, PriceHistory
+from sim.hyperliquid.info import INTERVALS
+from sim.markets import PriceWalk, default_markets, starting_prices
 
 
 @pytest.fixture
@@ -165,5 +171,111 @@ async def test_paper_follows_hyperliquid_public_prices(clock):
             sim.set_price("ETH", D(4100))
             await ex.follow_feed()
             assert (await ex.ticker("ETH")).mark == D(4100)
+        finally:
+            await ex.close()
+
+
+def point_candles(points, trades, step, start, end):
+    """The candles of every recorded point (how the history used to answer): the reference."""
+    acc: dict[int, list] = {}
+    for ts, px in points:
+        if start <= ts <= end:
+            c = acc.setdefault(ts - ts % step, [px, px, px, px])
+            c[1], c[2], c[3] = max(c[1], px), min(c[2], px), px
+    vol: dict[int, list] = {}
+    for ts, sz in trades:
+        if start <= ts <= end:
+            vol.setdefault(ts - ts % step, []).append(sz)
+    return [Bar(t, t + step - 1, o, h, lo, c, sum(vol.get(t, []), D(0)), len(vol.get(t, [])))
+            for t, (o, h, lo, c) in sorted(acc.items())]
+
+
+def test_candles_are_the_same_as_from_every_point_for_every_interval():
+    """Three weeks of prices (sparse, then a dense day of 1 s ticks) and trades: every interval the
+    bot, the chart and the Hyperliquid emulator ask for gives the bars the raw points give."""
+    rng = random.Random(7)
+    markets = {m.symbol: m for m in default_markets("paper")}
+    walk, mids = PriceWalk(3), dict(starting_prices())
+    history = PriceHistory(markets)
+    points: dict[str, list] = {s: [] for s in markets}
+    trades: list = []
+    ts = 1_700_000_000_000 + 12_345
+    end = ts + 21 * 86_400_000
+    while ts < end:
+        for s, m in markets.items():
+            mids[s] = walk.next_price(m, mids[s])
+            points[s].append((ts, mids[s]))
+        history.record(ts, mids)
+        if rng.random() < 0.3:
+            size = D(rng.randint(1, 500)) / 100
+            trades.append((ts + rng.randint(0, 900), size))
+            history.trade(trades[-1][0], "ETH", size)
+        ts += rng.randint(1, 3) * 1000 if end - ts < 6 * 3_600_000 else rng.randint(600, 1800) * 1000
+    for step in INTERVALS.values():
+        for start in [0] + [x - x % step for x in (end - 10 * 86_400_000, end - 3_600_000)]:
+            for sym in ("BTC", "ETH", "DOGE", "PURR/USDC"):
+                got = history.candles(sym, step, start, ts)
+                want = point_candles(points[sym], trades if sym == "ETH" else [], step, start, ts)
+                if step == 60_000 and start < ts - KEEP_BARS * step:
+                    want = want[-len(got):]  # 1m bars: the last 5,000 are kept
+                assert got == want, (sym, step, start)
+                assert sym != "ETH" or step < 86_400_000 or sum(b.volume for b in got) > 0
+
+
+def test_a_window_starting_inside_a_bar_gets_the_whole_bar():
+    history = PriceHistory(["BTC"])
+    for i, px in enumerate(("100", "105", "95", "101")):
+        history.record(60_000 + i * 10_000, {"BTC": D(px)})
+    [bar] = history.candles("BTC", 60_000, 85_000, 200_000)
+    assert (bar.open_ms, bar.open, bar.high, bar.low, bar.close) == (60_000, 100, 105, 95, 101)
+    assert history.candles("BTC", 60_000, 120_000, 200_000) == []
+
+
+def test_the_price_history_stays_small_and_bounded():
+    """Bars in arrays, at most `keep` of each interval: once the 1m bars are full, hours of 1 s ticks
+    on every market add almost nothing (the point history grew by ~1.5 KB a second up to ~69 MB)."""
+    symbols = [m.symbol for m in default_markets("paper")]
+    prices = [{s: D(100_000 + i % 997) / 10 for s in symbols} for i in range(1000)]
+    history = PriceHistory(symbols, keep=60)
+    t0 = 1_699_999_200_000  # on the hour
+    for i in range(3600):  # the first hour fills the 1m bars
+        history.record(t0 + i * 1000, prices[i % 1000])
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for i in range(3600, 3 * 3600):  # two more hours
+            history.record(t0 + i * 1000, prices[i % 1000])
+        grown = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert grown < 100_000, grown  # the point history: 7,200 points x 8 markets, ~3.5 MB
+    assert len(history.candles("BTC", 60_000, 0, 2 * t0)) == 60  # the keep
+    assert len(history.candles("BTC", 3_600_000, 0, 2 * t0)) == 3
+
+
+async def test_hyperliquid_candle_snapshot_gives_the_bars_of_every_point(clock):
+    """The Hyperliquid emulator answers candleSnapshot from the same history, trades as volume."""
+    from tests.hl import ADDRESS, adapter, hl_venue
+
+    async with hl_venue(clock=clock) as (sim, url):
+        sim.see(ADDRESS)
+        ex = adapter(url, clock=clock)
+        await ex.connect()
+        try:
+            points = [(clock(), sim.engine.mark("ETH"))]
+            for i in range(900):
+                clock.advance(2000)
+                sim.step()
+                points.append((clock(), sim.engine.mark("ETH")))
+                if i in (100, 450):
+                    await ex.place(OrderRequest("hyperliquid", "ETH", Side.BUY, D("0.5"), client_id=f"0x{i:032x}"))
+            trades = [(f.ts_ms, f.size) for f in sim.engine.fills[ADDRESS.lower()] if f.crossed]
+            assert trades
+            for interval in ("1m", "5m", "15m", "1h"):
+                step = CANDLE_INTERVAL_MS[interval]
+                got = await ex.candles("ETH", interval, 0, clock())
+                want = point_candles(points, trades, step, 0, clock())
+                assert [(c.open_ms, c.open, c.high, c.low, c.close, c.volume) for c in got] == [
+                    (b.open_ms, b.open, b.high, b.low, b.close, b.volume) for b in want], interval
         finally:
             await ex.close()

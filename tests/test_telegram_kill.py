@@ -24,7 +24,7 @@ async def test_kill_button_cancels_flattens_and_reports(tmp_path):
         await rig.trader.ask("/start")
         report = await rig.trader.ask(KILL_TEXT)  # the persistent keyboard button sends its text
         assert "KILL SWITCH" in report["text"] and "HALTED" in report["text"]
-        assert "5 order(s) cancelled" in report["text"] and "closed: BTC, SOL" in report["text"]
+        assert "5 orders cancelled" in report["text"] and "closed: BTC, SOL" in report["text"]
         assert await rig.paper.open_orders() == [] and await rig.paper.positions() == []
         refused = await rig.trader.ask("/buy BTC 0.01")
         assert "Trading is halted" in refused["text"] and "ok:" not in str(refused["reply_markup"])

@@ -31,14 +31,14 @@ async def test_tp_and_sl_are_set_moved_and_removed(tmp_path, venue):
         assert (await triggers(rig.paper, "BTC")) == {OrderType.STOP: [D("90000")]}
 
         tp = await me.ask("/tp BTC 120000")
-        assert "Take profit at 120000 for the BTC long" in tp["text"] and "Confirm" in str(tp["reply_markup"])
+        assert "Take profit at 120,000 for the BTC long" in tp["text"] and "Confirm" in str(tp["reply_markup"])
         placed = await me.click(tp, button(tp, "ok:"))
         assert "Resting" in placed["text"], placed["text"]
         assert (await triggers(rig.paper, "BTC")) == {OrderType.STOP: [D("90000")],
                                                        OrderType.TAKE_PROFIT: [D("120000")]}
 
         moved = await me.ask("/sl BTC 95000")
-        assert "replaces 90000" in moved["text"]
+        assert "replaces 90,000" in moved["text"]
         await me.click(moved, button(moved, "ok:"))
         assert (await triggers(rig.paper, "BTC")) == {OrderType.STOP: [D("95000")],
                                                        OrderType.TAKE_PROFIT: [D("120000")]}
@@ -47,6 +47,8 @@ async def test_tp_and_sl_are_set_moved_and_removed(tmp_path, venue):
         assert "SL_SIDE" in wrong["text"] and "fire at once" in wrong["text"]
         assert "ok:" not in str(wrong.get("reply_markup"))
 
+        odd = await me.ask("/tp BTC 120000.5")  # off the market's price grid: refused, never rounded
+        assert "Usage:" in odd["text"] and "ok:" not in str(odd.get("reply_markup"))
         off = await me.ask("/tp BTC off")
         assert "Remove the BTC take profit at 120,000" in off["text"], off["text"]
         removed = await me.click(off, button(off, "ok:"))

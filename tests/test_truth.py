@@ -38,7 +38,7 @@ async def test_kill_on_a_silent_feed_cancels_and_flattens_what_the_venue_really_
         engine = rig.hl.engine
         assert engine.open_orders(ADDRESS) == []
         assert all(p.size == 0 for p in engine.positions_view(ADDRESS))
-        assert "1 order(s) cancelled" in report["text"] and "closed: ETH" in report["text"], report["text"]
+        assert "1 order cancelled" in report["text"] and "closed: ETH" in report["text"], report["text"]
         assert "confirmed by the venue" in report["text"]
 
 
@@ -175,7 +175,7 @@ async def test_one_kill_one_message_and_its_own_cancels_are_not_called_the_venue
         await asyncio.sleep(2)  # a copy, a HALTED alert or a "Cancelled by" alert would have come by now
         new = texts(await rig.trader.transcript())[before:]
         assert len(new) == 1, new
-        assert "1 order(s) cancelled" in report["text"]
+        assert "1 order cancelled" in report["text"]
         assert "Flatten" not in report["text"] and report["reply_markup"] is None  # no positions: nothing to ask
 
 

@@ -29,6 +29,7 @@ from exchanges.models import (
     CANDLE_INTERVAL_MS,
     AccountBalances,
     Candle,
+    CashFlow,
     Event,
     Fill,
     FundingPayment,
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 VENUE = "hyperliquid"
 TIF = {TimeInForce.GTC: "Gtc", TimeInForce.IOC: "Ioc", TimeInForce.ALO: "Alo"}
 TRIGGER_SLIPPAGE = Decimal("0.10")
+LEDGER_PAGE = 500  # the venue caps time-range answers at 500 entries
 
 
 def _now_ms() -> int:
@@ -233,8 +235,38 @@ class HyperliquidExchange(StreamFeed, Exchange):
         return out
 
     async def funding_payments(self, since_ms: int) -> list[FundingPayment]:
-        rows = await self.http.info({"type": "userFunding", "user": self.user, "startTime": since_ms})
-        return [parse.parse_funding(r, self._by_coin) for r in rows]
+        """Funding from since_ms, paged by time (an answer holds at most LEDGER_PAGE; every market is paid
+        in the same millisecond, so a page may end inside one: start there again and drop repeats)."""
+        found: dict[tuple[int, str], FundingPayment] = {}
+        start = since_ms
+        while True:
+            rows = await self.http.info({"type": "userFunding", "user": self.user, "startTime": start})
+            for r in rows:
+                p = parse.parse_funding(r, self._by_coin)
+                found[(p.ts_ms, p.symbol)] = p
+            last = max((int(r["time"]) for r in rows), default=start)
+            if len(rows) < LEDGER_PAGE or last <= start:
+                break
+            start = last
+        return sorted(found.values(), key=lambda p: (p.ts_ms, p.symbol))
+
+    async def cash_flows(self, since_ms: int) -> list[CashFlow]:
+        """The non-funding ledger from since_ms (paged by time: an answer holds at most LEDGER_PAGE)."""
+        found: dict[tuple[int, str, str, Decimal], CashFlow] = {}
+        start = since_ms
+        while True:
+            page = await self.http.info({"type": "userNonFundingLedgerUpdates", "user": self.user, "startTime": start})
+            try:
+                flows = parse.parse_ledger_updates(page, self.user)
+            except (LookupError, TypeError, ValueError) as exc:  # ParseError is a ValueError
+                raise ExchangeError(f"unreadable ledger: {exc}", venue=VENUE) from None
+            for f in flows:
+                found[(f.ts_ms, f.tx_hash, f.venue_kind, f.amount)] = f
+            last = max((int(r["time"]) for r in page), default=start)
+            if len(page) < LEDGER_PAGE or last <= start:
+                break
+            start = last  # inclusive: entries of that very millisecond come again and are deduped
+        return sorted(found.values(), key=lambda f: (f.ts_ms, f.tx_hash))
 
     # ---- signing and sending ----
     async def _act(self, action: dict[str, Any], *, cancel: bool = False, batch: int = 1) -> Any:
@@ -355,6 +387,8 @@ class HyperliquidExchange(StreamFeed, Exchange):
 
     async def rate_limit_status(self) -> str:
         used = await self.http.info({"type": "userRateLimit", "user": self.user})
-        return (f"IP weight {self.http.budget.headroom()}/{self.http.budget.per_minute} left;"
-                f" address {used['nRequestsUsed']}/{used['nRequestsCap']} requests")
+        cap = int(used["nRequestsCap"])
+        left = max(0, cap - int(used["nRequestsUsed"]))  # both counts as headroom: what is left of what
+        budget = self.http.budget
+        return f"IP weight {budget.headroom():,}/{budget.per_minute:,} left, address {left:,}/{cap:,} left"
 

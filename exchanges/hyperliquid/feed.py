@@ -30,7 +30,6 @@ from exchanges.models import (
     FillEvent,
     FundingEvent,
     FundingPayment,
-    Liquidation,
     Market,
     Order,
     OrderBook,
@@ -168,11 +167,11 @@ class StreamFeed:
             snapshot = bool(data.get("isSnapshot"))
             for raw in data.get("fills", []):
                 self._emit_fill(parse.parse_fill(raw, self._by_coin), snapshot)
+                if not snapshot and (liq := parse.parse_liquidation(raw, self._by_coin)) is not None:
+                    self._queue.put_nowait(liq)  # the fill names the market; the "user" summary does not
         elif channel == "user":
             if "liquidation" in data:
-                liq = data["liquidation"]
-                self._queue.put_nowait(Liquidation(VENUE, "", Decimal(liq.get("liquidated_ntl_pos", "0")),
-                                                   Decimal(0), self.clock()))
+                log.warning("liquidation on %s: %s", VENUE, data["liquidation"])
         elif channel == "userFundings":
             if data.get("isSnapshot"):
                 return

@@ -12,8 +12,11 @@ from exchanges.models import (
     Balance,
     BookLevel,
     Candle,
+    CashFlow,
+    CashFlowKind,
     Fill,
     FundingPayment,
+    Liquidation,
     Market,
     MarketKind,
     Order,
@@ -173,7 +176,9 @@ def parse_order(o: dict[str, Any], by_coin: dict[str, Market], venue: str = VENU
         order_type=_order_type(o), tif=tif, reduce_only=bool(o.get("reduceOnly", False)), filled=filled,
         trigger_price=d(trig) if o.get("isTrigger") and trig is not None else None, created_ms=int(o["timestamp"]),
         updated_ms=status_ms or int(o["timestamp"]),
-        reason=status if st in (OrderStatus.CANCELED, OrderStatus.REJECTED) else None,
+        # a fired trigger is marked (risk.order_changes.TRIGGERED_REASON): an update saying only "open"
+        # does not tell a waiting trigger order from a fired one
+        reason=status if st in (OrderStatus.CANCELED, OrderStatus.REJECTED) or status == "triggered" else None,
     )
 
 
@@ -195,6 +200,16 @@ def parse_fill(f: dict[str, Any], by_coin: dict[str, Market], venue: str = VENUE
         is_maker=not f.get("crossed", True), liquidation=bool(f.get("liquidation")),
         start_position=d(f["startPosition"]) if f.get("startPosition") is not None else None,
     )
+
+
+def parse_liquidation(f: dict[str, Any], by_coin: dict[str, Market], venue: str = VENUE) -> Liquidation | None:
+    """The liquidation a fill carries (`liquidation: {liquidatedUser, markPx, method}`): its market, size
+    and price. The userEvents `liquidation` summary names no market (a USD notional and an account
+    value), so a liquidation is read from its fills."""
+    if not f.get("liquidation"):
+        return None
+    m = by_coin.get(f["coin"])
+    return Liquidation(venue, m.symbol if m else f["coin"], d(f["sz"]), d(f["px"]), int(f["time"]))
 
 
 def parse_funding(item: dict[str, Any], by_coin: dict[str, Market], venue: str = VENUE) -> FundingPayment:
@@ -236,3 +251,74 @@ def order_from_status(req: OrderRequest, status: Any, now_ms: int, venue: str = 
         return replace(base, status=st, order_id=str(f["oid"]), filled=filled, avg_price=d(f["avgPx"]),
                        reason=None if st is OrderStatus.FILLED else "unfilled remainder of an IOC order cancelled")
     raise ParseError(f"unexpected order status {status!r}")
+
+
+# ---- the non-funding ledger: deposits, withdrawals, transfers --------------------------------------
+# Each delta type, read as (kind, its change to the account's equity in USD, fee, asset, the other
+# side). Equity counts perp and spot alike, so a move between the two is 0; a fee is part of the move.
+_Read = tuple[CashFlowKind, Decimal, Decimal, str, str]
+
+
+def _fee(delta: dict[str, Any]) -> Decimal:
+    """A transfer's fee where it is charged in USDC (a fee in another token is left out: no USD value)."""
+    return d(delta.get("fee", "0")) if delta.get("feeToken", "") in ("", "USDC") else Decimal(0)
+
+
+def _between(delta: dict[str, Any], me: str, value: Decimal, fee: Decimal, kind: CashFlowKind) -> _Read:
+    """A move from `user` to `destination`: out of this account when it sent it, in when it received it."""
+    sender, receiver = str(delta.get("user", "")).lower(), str(delta.get("destination", "")).lower()
+    if me not in (sender, receiver):
+        raise ParseError(f"ledger {delta.get('type')!r} between {sender} and {receiver} names neither side as {me}")
+    amount = (value if receiver == me else Decimal(0)) - (value + fee if sender == me else Decimal(0))
+    other = receiver if sender == me else sender
+    return kind, amount, fee, str(delta.get("token", "USDC")), "own account" if other == me else other
+
+
+_LEDGER: dict[str, Any] = {
+    "deposit": lambda x, me: (CashFlowKind.DEPOSIT, d(x["usdc"]), Decimal(0), "USDC", ""),
+    "withdraw": lambda x, me: (CashFlowKind.WITHDRAWAL, -d(x["usdc"]) - _fee(x), _fee(x), "USDC", ""),
+    "accountClassTransfer": lambda x, me: (CashFlowKind.TRANSFER, Decimal(0), Decimal(0), "USDC",
+                                           "spot to perp" if x["toPerp"] else "perp to spot"),
+    "internalTransfer": lambda x, me: _between(x, me, d(x["usdc"]), _fee(x), CashFlowKind.TRANSFER),
+    "subAccountTransfer": lambda x, me: _between(x, me, d(x["usdc"]), Decimal(0), CashFlowKind.TRANSFER),
+    "spotTransfer": lambda x, me: _between(x, me, d(x["usdcValue"]), _fee(x), CashFlowKind.TRANSFER),
+    "send": lambda x, me: _between(x, me, d(x["usdcValue"]), _fee(x), CashFlowKind.TRANSFER),
+    "vaultCreate": lambda x, me: (CashFlowKind.VAULT, -d(x["usdc"]) - d(x.get("fee", "0")),
+                                  d(x.get("fee", "0")), "USDC", str(x.get("vault", ""))),
+    "vaultDeposit": lambda x, me: (CashFlowKind.VAULT, -d(x["usdc"]), Decimal(0), "USDC", str(x.get("vault", ""))),
+    "vaultWithdraw": lambda x, me: (CashFlowKind.VAULT, d(x["netWithdrawnUsd"]), d(x.get("commission", "0")),
+                                    "USDC", str(x.get("vault", ""))),
+    "vaultDistribution": lambda x, me: (CashFlowKind.VAULT, d(x["usdc"]), Decimal(0), "USDC",
+                                        str(x.get("vault", ""))),
+    "vaultLeaderCommission": lambda x, me: (CashFlowKind.VAULT, d(x["usdc"]), Decimal(0), "USDC",
+                                            str(x.get("user", ""))),
+    "rewardsClaim": lambda x, me: (CashFlowKind.REWARD, d(x["amount"]) if x.get("token", "USDC") == "USDC"
+                                   else Decimal(0), Decimal(0), str(x.get("token", "USDC")), ""),
+    # tokens granted at a spot deployment: no USD value in the entry (held spot counts at its mark)
+    "spotGenesis": lambda x, me: (CashFlowKind.REWARD, Decimal(0), Decimal(0), str(x["token"]),
+                                  f"{x['amount']} {x['token']}"),
+}
+# in the ledger, but trading: the liquidation's fills and the account value already tell it
+_LEDGER_TRADING = frozenset({"liquidation"})
+
+
+def parse_ledger_updates(rows: list[dict[str, Any]], user: str, venue: str = VENUE) -> list[CashFlow]:
+    """`userNonFundingLedgerUpdates` of `user`: its deposits, withdrawals and transfers, oldest first.
+    A delta type not known here raises ParseError naming it (a ledger read in part would misstate the
+    trading PnL)."""
+    out = []
+    me = user.lower()
+    for row in rows:
+        delta = row["delta"]
+        kind = delta.get("type")
+        if kind in _LEDGER_TRADING:
+            continue
+        read = _LEDGER.get(kind) if isinstance(kind, str) else None
+        if read is None:
+            raise ParseError(f"unknown Hyperliquid ledger update type {kind!r}")
+        try:
+            what, amount, fee, asset, note = read(delta, me)
+        except (KeyError, ArithmeticError) as exc:
+            raise ParseError(f"unreadable Hyperliquid ledger update {kind!r}: {exc!r}") from None
+        out.append(CashFlow(venue, what, amount, int(row["time"]), str(row["hash"]), kind, asset, fee, note))
+    return sorted(out, key=lambda f: (f.ts_ms, f.tx_hash))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from exchanges.models import CANDLE_INTERVAL_MS, OrderStatus
+from sim.accounts import SimCashFlow
 from sim.engine import Engine
 from sim.history import PriceHistory
 from sim.hyperliquid import wire
@@ -128,6 +129,12 @@ class Info:
         items = [f for f in self.e.fundings.get(user, []) if f.ts_ms >= start and (end is None or f.ts_ms <= end)]
         return [wire.funding(f, self.n) for f in items[:MAX_TIME_RANGE]]
 
+    def t_userNonFundingLedgerUpdates(self, body: dict[str, Any]) -> Any:
+        user = _user(body)
+        start, end = int(body.get("startTime", 0)), body.get("endTime")
+        items = [f for f in self.e.cash_flows.get(user, []) if f.ts_ms >= start and (end is None or f.ts_ms <= end)]
+        return [ledger_update(f) for f in items[:MAX_TIME_RANGE]]  # oldest first, as the venue answers
+
     def t_fundingHistory(self, body: dict[str, Any]) -> Any:
         symbol = self._symbol(body.get("coin"))
         return [{"coin": body["coin"], "fundingRate": str(self.e.funding_rates[symbol]), "premium": "0.0",
@@ -141,3 +148,21 @@ class Info:
 
     def t_exchangeStatus(self, body: dict[str, Any]) -> Any:
         return {"time": self.e.clock(), "specialStatuses": None}
+
+
+def ledger_update(f: SimCashFlow) -> dict[str, Any]:
+    """One entry of `userNonFundingLedgerUpdates`, in the venue's shape for its delta type."""
+    delta: dict[str, Any] = {"type": f.kind, "usdc": num(f.usdc)}
+    if f.kind == "withdraw":
+        delta |= {"nonce": f.nonce, "fee": num(f.fee)}
+    elif f.kind == "accountClassTransfer":
+        delta["toPerp"] = f.to_perp
+    elif f.kind == "internalTransfer":
+        delta |= {"user": f.user, "destination": f.destination, "fee": num(f.fee)}
+    elif f.kind == "subAccountTransfer":
+        delta |= {"user": f.user, "destination": f.destination}
+    elif f.kind == "spotTransfer":
+        delta = {"type": f.kind, "token": f.token, "amount": num(f.amount), "usdcValue": num(f.usdc), "user": f.user,
+                 "destination": f.destination, "fee": num(f.fee), "nativeTokenFee": "0.0", "nonce": None,
+                 "feeToken": ""}
+    return {"time": f.ts_ms, "hash": f.hash, "delta": delta}

@@ -1,9 +1,10 @@
 """The Hyperliquid emulator: /info, /exchange and /ws on the shared engine, plus `/_sim/` controls.
 
 It verifies as testnet (source "b", what the official SDK signs for any non-mainnet URL) unless
-built with mainnet=True. Accounts are funded on first sight in /info (or by POST /_sim/fund); an
-/exchange signer nobody has seen gets the venue's "does not exist" refusal, so a wrong signature
-can never pass.
+built with mainnet=True. Accounts are funded on first sight in /info (or by POST /_sim/fund, a
+deposit); an /exchange signer nobody has seen gets the venue's "does not exist" refusal, so a wrong
+signature can never pass. POST /_sim/transfer deposits, withdraws and transfers; every such move is
+kept in the ledger that `userNonFundingLedgerUpdates` answers from.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sim.engine import Engine, SimFill
+from sim.engine import Engine, Reject, SimFill
 from sim.history import PriceHistory
 from sim.hyperliquid.actions import Accounts, Actions
 from sim.hyperliquid.info import WEIGHTS, Info
@@ -112,7 +113,7 @@ class HyperliquidSim:
         app.router.add_post("/info", self.http_info)
         app.router.add_post("/exchange", self.http_exchange)
         app.router.add_get("/ws", self.hub.handle)
-        for name in ("fund", "price", "fault", "step", "funding", "vault", "clear"):
+        for name in ("fund", "transfer", "price", "fault", "step", "funding", "vault", "clear"):
             app.router.add_post(f"/_sim/{name}", getattr(self, f"sim_{name}"))
         app.on_startup.append(self.on_startup)
         app.on_cleanup.append(self.on_cleanup)
@@ -205,12 +206,38 @@ class HyperliquidSim:
 
     # ---- control routes ----
     async def sim_fund(self, request: web.Request) -> web.Response:
+        """Money in: perp USDC is a deposit (in the ledger); spot USDC a deposit moved to spot; another
+        spot token is simply credited (the venue would show a genesis or a transfer from someone)."""
         body = await request.json()
-        user = str(body["user"]).lower()
+        user, amount, token = str(body["user"]).lower(), Decimal(str(body.get("amount", "0"))), str(
+            body.get("token", "USDC"))
         self.see(user)
-        self.engine.fund(user, Decimal(str(body.get("amount", "0"))), str(body.get("token", "USDC")),
-                         spot=bool(body.get("spot", False)))
+        spot = bool(body.get("spot", False))
+        if token != "USDC" or amount <= 0:
+            self.engine.fund(user, amount, token, spot=spot)
+        else:
+            self.transfer(user, "deposit", amount)
+            if spot:
+                self.transfer(user, "accountClassTransfer", amount, to_perp=False)
         return web.json_response({"ok": True})
+
+    def transfer(self, user: str, kind: str, usdc: Decimal, **kw: Any) -> str:
+        """A deposit, withdrawal or transfer as the venue's ledger records it; returns its hash."""
+        self.see(user)  # a destination is not funded on sight: it holds what it is sent
+        return self.engine.move_funds(user, kind, usdc, **kw).hash
+
+    async def sim_transfer(self, request: web.Request) -> web.Response:
+        """POST {user, type: deposit | withdraw | accountClassTransfer | internalTransfer |
+        subAccountTransfer | spotTransfer, usdc, toPerp?, destination?, fee?, token?, amount?}."""
+        body = await request.json()
+        kw: dict[str, Any] = {"to": str(body.get("destination", "")).lower(), "to_perp": bool(body.get("toPerp", True)),
+                              "fee": Decimal(str(body.get("fee", "0"))), "token": str(body.get("token", "USDC")),
+                              "amount": Decimal(str(body.get("amount", "0")))}
+        try:
+            tx = self.transfer(str(body["user"]).lower(), str(body["type"]), Decimal(str(body["usdc"])), **kw)
+        except Reject as exc:
+            return web.json_response({"ok": False, "error": exc.message}, status=400)
+        return web.json_response({"ok": True, "hash": tx})
 
     async def sim_price(self, request: web.Request) -> web.Response:
         body = await request.json()
