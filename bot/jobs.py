@@ -16,7 +16,7 @@ from bot.cron import Cron
 from bot.notifier import REPLIES, Notifier
 from bot.reports import daily_text, started_text
 from bot.services import Services
-from handlers.render import esc, fmt_num
+from handlers.render import esc, fmt_num, fmt_price
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
@@ -79,10 +79,11 @@ class Jobs:
                 key = f"{p.exchange}:{p.symbol}"
                 if distance <= self.liq_percent and self._warned.get(key) != hour:
                     self._warned[key] = hour
+                    m = await self.s.market(p.exchange, p.symbol)
                     await self.n.alert("risk", f"🚨 <b>{esc(p.symbol)} is {esc(fmt_num(distance, 2))}% from"
                                                f" liquidation</b> on {esc(p.exchange)}: mark"
-                                               f" {esc(fmt_num(p.mark_price))}, liquidation"
-                                               f" {esc(fmt_num(p.liquidation_price))}", risk=True,
+                                               f" {esc(fmt_price(m, p.mark_price))}, liquidation"
+                                               f" {esc(fmt_price(m, p.liquidation_price))}", risk=True,
                                        dedupe_key=f"liq:{key}:{hour}")
 
     async def margin_watch(self) -> None:

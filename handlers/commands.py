@@ -10,7 +10,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot.desk import DeskError, Quote
+from bot.desk import DeskError, Quote, still_breached
 from bot.services import PerVenue, Services, app_version
 from exchanges.errors import InvalidOrderError
 from exchanges.models import OrderRequest, OrderType, Side, TimeInForce
@@ -288,7 +288,12 @@ async def resume(update: Update, context: Ctx) -> str:
     token = await s.desk.quote_action(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
                                       "resume", {})
     state = s.risk.state.state.value
-    await reply(update, context, f"Trading is {esc(state)}. Resume normal trading?", kb.confirm(token))
+    text = f"Trading is {esc(state)}. Resume normal trading?"
+    loss = s.risk.pnl.status()
+    if loss.breached:  # said before the press: the answer will be checked again on fresh figures
+        text += ("\n" + esc(still_breached(loss, state)).replace("⚠️ Not resumed. ", "⚠️ Right now: ")
+                 + " Confirm checks again.")
+    await reply(update, context, text, kb.confirm(token))
     return "resume preview"
 
 

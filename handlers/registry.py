@@ -48,7 +48,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("price",), commands.price, "Bid/ask/mark on every exchange: /price SYMBOL"),
     Command(("chart",), market.chart, "Candle chart with your levels: /chart SYMBOL [interval]"),
     Command(("book",), market.book, "Top of the order book: /book SYMBOL"),
-    Command(("funding",), commands.funding, "Funding rates: /funding SYMBOL"),
+    Command(("funding",), commands.funding, "Funding rate, next payment, who pays: /funding SYMBOL"),
     Command(("pnl",), commands.pnl, "PnL today, 7 and 30 days"),
     Command(("status",), commands.status, "Connections, latency, trading state"),
     Command(("limits",), commands.limits, "Every limit and its usage"),

@@ -6,6 +6,7 @@ long real values): tables are label/value rows, stacked per venue or per item, n
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -76,7 +77,12 @@ def who(origin: str) -> str:
 def _title(what: str, side: Side, size: str, symbol: str) -> str:
     """"Buy 0.01 BTC"; an action with a name of its own keeps it: "Close 100% of BTC: sell 0.01 BTC"."""
     own = f"{side.value} {size} {symbol}"
-    return _cap(own) if what.strip().lower() in ("", side.value) else f"{_cap(what)}: {own}"
+    if what.strip().lower() in ("", side.value):
+        return _cap(own)
+    named = f"{_cap(what)}: {own}"
+    if len(named) <= PROSE_COLUMNS - 14:  # room for " on hyperliquid" after it
+        return named
+    return textwrap.fill(f"{_cap(what)}:", PROSE_COLUMNS - 2, break_on_hyphens=False) + "\n" + _cap(own)
 
 
 def _pos(m: Market | None, size: Decimal) -> str:

@@ -340,6 +340,7 @@ async def test_resume_in_the_chat_while_the_daily_loss_still_breaches(tmp_path):
         await app.risk.monitor.check_once()
         assert app.risk.state.state is TradingState.REDUCING
         preview = await me.ask("/resume")
+        assert "Right now: Daily loss $" in preview["text"] and "Confirm checks again" in preview["text"]
         done = await me.click(preview, next(b["callback_data"] for row in preview["reply_markup"]["inline_keyboard"]
                                             for b in row if b["callback_data"].startswith("ok:")))
         said = " ".join(done["text"].split())  # wrapped for the phone

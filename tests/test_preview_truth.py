@@ -117,3 +117,18 @@ async def test_cancel_all_with_nothing_open_asks_nothing(r):
     await r.orders.place(OrderRequest("paper", "ETH", Side.BUY, D("0.1"), D("3000")))
     assert await desk.open_order_count(["paper"], None) == 1
     assert await desk.open_order_count(["paper"], "BTC") == 0
+
+
+async def test_cancel_all_in_the_chat_asks_only_when_something_is_open(tmp_path):
+    from tests.tg import Rig, button
+
+    async with Rig(tmp_path) as rig:
+        me = rig.trader
+        nothing = await me.ask("/cancel all")
+        assert "No open orders on paper; nothing to cancel." in nothing["text"]
+        assert not nothing.get("reply_markup")
+        await rig.app.risk.orders.place(OrderRequest("paper", "ETH", Side.BUY, D("0.1"), D("3000")))
+        asked = await me.ask("/cancel all")
+        done = await me.click(asked, button(asked, "ok:"))
+        assert "1 order cancelled" in done["text"] and "(s)" not in done["text"], done["text"]
+        assert await rig.paper.open_orders() == []
