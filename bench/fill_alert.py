@@ -49,6 +49,7 @@ async def run(n: int, tmp: str) -> list[float]:
     assert app.telegram is not None
     await asyncio.wait_for(app.telegram.running.wait(), 10)
     paper = app.exchanges["paper"]
+    await asyncio.sleep(1.05)  # the "started" report takes this second of the chat's pacing; fills come after
     times = []
     try:
         for _ in range(n):

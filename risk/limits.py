@@ -216,33 +216,28 @@ def check_price_band(c: CheckContext) -> Refusal | None:
     return None
 
 
-def _trigger_refs(c: CheckContext) -> tuple[list[Decimal], str]:
-    """What a TP/SL is measured against: the entry (the limit price or the expected fill), and for a market
-    order the mark too, since it fills there now."""
-    refs = [c.price] + ([c.mark] if c.request.price is None and c.mark > 0 else [])
-    return refs, f"entry {_px(c.price)}" + (f" (mark {_px(c.mark)})" if len(refs) > 1 else "")
+def _attached(c: CheckContext, price: Decimal | None, favour: int, code: str, name: str) -> Refusal | None:
+    """A TP (favour +1) or SL (favour -1) attached to an order must lie beyond the entry on its side, else
+    it fires as soon as the order fills (a stop: a loss plus two fees at once). The entry is the limit
+    price or the expected fill; a market order fills at the market now, so the mark counts too."""
+    if price is None:
+        return None
+    r = c.request
+    refs = [c.price] + ([c.mark] if r.price is None and c.mark > 0 else [])
+    if all((price - ref) * r.side.sign * favour > 0 for ref in refs):
+        return None
+    where = f"entry {_px(c.price)}" + (f" (mark {_px(c.mark)})" if len(refs) > 1 else "")
+    rule = "above" if r.side.sign * favour > 0 else "below"
+    return Refusal(code, f"{name} {_px(price)} is not {rule} the {where}: on a {r.side.value} it goes {rule}"
+                         " the entry, or it fires at once.")
 
 
 def check_take_profit(c: CheckContext) -> Refusal | None:
-    """A take profit beyond the entry in the order's favour, else it fires as soon as the order fills."""
-    r = c.request
-    refs, where = _trigger_refs(c)
-    if r.take_profit is not None and any((r.take_profit - ref) * r.side.sign <= 0 for ref in refs):
-        rule = "above" if r.side.sign > 0 else "below"
-        return Refusal("TP_SIDE", f"Take profit {_px(r.take_profit)} is not {rule} the {where}: on a"
-                                  f" {r.side.value} it goes {rule} the entry, or it fires at once.")
-    return None
+    return _attached(c, c.request.take_profit, +1, "TP_SIDE", "Take profit")
 
 
 def check_stop_loss(c: CheckContext) -> Refusal | None:
-    """A stop loss beyond the entry against the order, else it closes at a loss (plus two fees) at once."""
-    r = c.request
-    refs, where = _trigger_refs(c)
-    if r.stop_loss is not None and any((ref - r.stop_loss) * r.side.sign <= 0 for ref in refs):
-        rule = "below" if r.side.sign > 0 else "above"
-        return Refusal("SL_SIDE", f"Stop loss {_px(r.stop_loss)} is not {rule} the {where}: on a"
-                                  f" {r.side.value} it goes {rule} the entry, or it fires at once.")
-    return None
+    return _attached(c, c.request.stop_loss, -1, "SL_SIDE", "Stop loss")
 
 
 def check_trigger(c: CheckContext) -> Refusal | None:

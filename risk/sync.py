@@ -62,10 +62,18 @@ class OrderSync:
 
     async def _is_new_venue(self, venue: str) -> bool:
         """Whether the database had never stored a fill of this venue when this run began (decided
-        before this run stores its first one)."""
+        before this run stores its first one), and holds no order of its own whose outcome is not known
+        yet: a bot that died between sending its first order and hearing of it must tell that fill."""
         if venue not in self._new_venue:
-            self._new_venue[venue] = await self.m.store.last_fill_ms(venue) is None
+            store = self.m.store
+            self._new_venue[venue] = (await store.last_fill_ms(venue) is None
+                                      and not await store.orders_with_status((OrderStatus.PENDING,
+                                                                              OrderStatus.UNKNOWN), venue))
         return self._new_venue[venue]
+
+    async def _adopted(self, order: Order | None) -> bool:
+        """An order placed outside the bot (its update may beat its fills to the store)."""
+        return order is not None and bool((await self.m.store.order_extra(order.client_id or "")).get("adopted"))
 
     async def handle(self, event: Event) -> None:
         """Apply one normalised stream event to the store. A fill delivered twice is applied once."""
@@ -74,12 +82,16 @@ class OrderSync:
                 fill = event.fill
                 new_venue = await self._is_new_venue(fill.exchange)
                 before, after, new = await self._fill(fill)
-                if new and after is None and new_venue and fill.ts_ms < self.started_ms:
+                if new and new_venue and fill.ts_ms < self.started_ms and (
+                        after is None or await self._adopted(before)):
                     # history a new database is seeing for the first time: kept, not told fill by fill
                     self.imported[fill.exchange] = self.imported.get(fill.exchange, 0) + 1
                     new = False
                 change = classify(before, after) if after is not None else None
-                self._tell(event, change, new and not event.is_snapshot)
+                # a fill new to the store is told even when a stream snapshot brought it: after a restart
+                # the first snapshot may beat the reconciliation to a fill the bot never told (history a
+                # new database sees is kept quiet above; what was told before is in the store, not new)
+                self._tell(event, change, new)
             elif isinstance(event, OrderUpdate):
                 change = await self._update(event.order)
                 if change is not None:

@@ -93,6 +93,32 @@ async def test_fills_found_at_start_are_told(tmp_path):
         assert (await app.store.get_order(cid)).status is OrderStatus.FILLED
 
 
+async def test_a_first_order_the_bot_died_sending_is_told_when_it_filled(tmp_path):
+    # a new database: the bot wrote its first intent, sent it and died before the answer; the venue
+    # filled it. That fill is the bot's own, not history to import quietly (found by the fault matrix)
+    from tests.hl import adapter
+
+    async with Rig(tmp_path, venue="hyperliquid", **ALERTS_ON) as rig:
+        await rig.stop_bot()
+        cid = new_client_id()
+        from bot.store import Store
+
+        store = Store(str(tmp_path / "bot.db"))
+        await store.open()
+        now = int(time.time() * 1000)
+        await store.insert_order(Order("hyperliquid", "ETH", Side.BUY, D("0.5"), None, OrderStatus.PENDING,
+                                       client_id=cid, created_ms=now, updated_ms=now))
+        await store.close()
+        ex = adapter(rig.hl_url)
+        await ex.connect()
+        await ex.place(OrderRequest("hyperliquid", "ETH", Side.BUY, D("0.5"), None, client_id=cid))
+        await ex.close()
+        await rig.start_bot()
+        t = await rig.trader.wait(lambda t: any("Filled" in x for x in texts(t)), within=15)
+        [alert] = [x for x in texts(t) if "Filled" in x]
+        assert "BUY 0.5 ETH on hyperliquid" in alert, alert
+
+
 async def test_an_order_result_telegram_refused_arrives_later(tmp_path):
     async with Rig(tmp_path) as rig:
         preview = await rig.trader.ask("/buy ETH 0.1")
