@@ -266,7 +266,7 @@ class HyperliquidExchange(StreamFeed, Exchange):
             if len(page) < LEDGER_PAGE or last <= start:
                 break
             start = last  # inclusive: entries of that very millisecond come again and are deduped
-        return sorted(found.values(), key=lambda f: (f.ts_ms, f.tx_hash))
+        return sorted(found.values(), key=lambda f: f.ts_ms)  # stable: same-millisecond entries keep the venue's order
 
     # ---- signing and sending ----
     async def _act(self, action: dict[str, Any], *, cancel: bool = False, batch: int = 1) -> Any:
