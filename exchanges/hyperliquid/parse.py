@@ -321,4 +321,4 @@ def parse_ledger_updates(rows: list[dict[str, Any]], user: str, venue: str = VEN
         except (KeyError, ArithmeticError) as exc:
             raise ParseError(f"unreadable Hyperliquid ledger update {kind!r}: {exc!r}") from None
         out.append(CashFlow(venue, what, amount, int(row["time"]), str(row["hash"]), kind, asset, fee, note))
-    return sorted(out, key=lambda f: (f.ts_ms, f.tx_hash))
+    return sorted(out, key=lambda f: f.ts_ms)  # stable: one millisecond's entries keep the venue's order
