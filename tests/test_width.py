@@ -280,7 +280,7 @@ async def test_every_read_command_fits_and_says_what_a_trader_needs(tmp_path, ve
         positions = visible(replies["/positions"]["text"])
         assert re.search(rf"TP +{tp:,}", positions) and re.search(rf"SL +{sl:,}", positions), positions
         funding = visible(replies["/funding BTC"]["text"])
-        assert "Next" in funding and re.search(r"\d\d:00, in \d+m", funding), funding
+        assert "Next" in funding and re.search(r"\d\d:00, in (\d+h )?\d+m", funding), funding
         assert re.search(r"(longs pay shorts|shorts pay longs|no one)", funding), funding
         limits = visible(replies["/limits"]["text"])
         assert re.search(r"Min order +min +\$", limits) and re.search(r"Positions +now +1\n +max +5", limits), limits
