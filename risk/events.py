@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -148,32 +149,46 @@ class NoticeBatch:
     notices: tuple[Notice, ...]
 
 
+class _Batch:
+    def __init__(self) -> None:
+        self.notices: list[Notice] = []
+        self.open = True
+
+
 class Bus:
-    """Synchronous fan-out. Listeners must not block (the alert layer queues to its outbox)."""
+    """Synchronous fan-out. Listeners must not block (the alert layer queues to its outbox).
+
+    A batch belongs to the task that opened it (a context variable): the kill switch and a loss check
+    batching at the same time each tell their own notices, and neither ends the other's batch. A task
+    started inside a batch inherits it only while it is open; after that it publishes on its own."""
 
     def __init__(self) -> None:
         self._listeners: list[Callable[[Notice | NoticeBatch], None]] = []
-        self._batch: list[Notice] | None = None
+        self._batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(f"bus-{id(self)}", default=None)
 
     def subscribe(self, fn: Callable[[Notice | NoticeBatch], None]) -> None:
         self._listeners.append(fn)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        outer = self._batch is None
-        if outer:
-            self._batch = []
+        current = self._batch.get()
+        if current is not None and current.open:
+            yield  # nested in this task's batch: told with it
+            return
+        mine = _Batch()
+        token = self._batch.set(mine)
         try:
             yield
         finally:
-            if outer:
-                notices, self._batch = self._batch or [], None
-                if notices:
-                    self._deliver(NoticeBatch(tuple(notices)))
+            self._batch.reset(token)
+            mine.open = False
+            if mine.notices:
+                self._deliver(NoticeBatch(tuple(mine.notices)))
 
     def publish(self, notice: Notice) -> None:
-        if self._batch is not None:
-            self._batch.append(notice)
+        current = self._batch.get()
+        if current is not None and current.open:
+            current.notices.append(notice)
             return
         self._deliver(notice)
 
