@@ -82,6 +82,10 @@ class Chat:
         return bots[n_bot] if len(bots) > n_bot else {"answer": t["callback_answers"][-1]}
 
 
+def _started(t: dict[str, Any]) -> int:
+    return sum(bool(m["from_bot"]) and "started</b>" in (m["text"] or "") for m in t["messages"])
+
+
 def button(message: dict[str, Any], prefix: str) -> str:
     for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
         for b in row:
@@ -119,7 +123,19 @@ class Rig:
         self.trader = Chat(self.http, self.base, TRADER)
         self.other = Chat(self.http, self.base, OTHER_TRADER)
         self.stranger = Chat(self.http, self.base, STRANGER)
+        await self.started_told()
         return self
+
+    async def started_told(self) -> None:
+        """Wait for the "tradebot started" report when reports are on, so a test counting the messages
+        that follow its own action does not count it."""
+        if self.app is None or self.app.config.alerts.reports == "off" or not hasattr(self, "trader"):
+            return
+        n = self._started_before
+        await self.trader.wait(lambda t: _started(t) > n, within=10)
+
+    async def _count_started(self) -> int:
+        return _started(await self.trader.transcript()) if hasattr(self, "trader") else 0
 
     def config(self) -> Any:
         raw: dict[str, Any] = {
@@ -142,11 +158,13 @@ class Rig:
         return parse_config(raw, env={})[0]
 
     async def start_bot(self) -> None:
+        self._started_before = await self._count_started()
         self.app = App(self.config(), **({"clock": self.clock} if self.clock else {}))
         self.app.telegram.poll_timeout_s = 1  # type: ignore[union-attr]
         await self.app.start()
         assert self.app.telegram is not None
         await asyncio.wait_for(self.app.telegram.running.wait(), 10)
+        await self.started_told()
 
     async def stop_bot(self) -> None:
         if self.app is not None:
