@@ -21,11 +21,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from bot.store_rows import order_from
 from exchanges.models import Order, OrderStatus
 from risk.order_state import LIVE
 from risk.state import STATE_KEY
 from sim.engine import Engine
+from store.rows import order_from
 from tests.hl import ADDRESS, KEY, control
 from tests.tg import TRADER, Rig, button
 

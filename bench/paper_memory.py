@@ -26,12 +26,12 @@ from pathlib import Path
 from types import FunctionType, ModuleType
 from typing import Any
 
-from exchanges.paper import PaperExchange
 from sim.book import LiquidityProfile
 from sim.engine import Engine
 from sim.history import Bar, PriceHistory
 from sim.hyperliquid.info import INTERVALS
 from sim.markets import default_markets, starting_prices
+from sim.paper import PaperExchange
 
 START_MS = 1_700_000_000_000 - 1_700_000_000_000 % 86_400_000
 

@@ -5,7 +5,7 @@ venue already reports complete (an outside market order that swept the book) is 
 its fills are in. What an order-state change was comes from risk/order_changes.py only; the bot's
 own cancels are not news. A stream that drops is only reported when it stays down past a grace
 period (a 2-second blip is silent). Orders placed outside the bot are told once per burst. Alerts
-about risk carry the KILL button. Every text is built by a pure function in bot/alert_texts.py.
+about risk carry the KILL button. Every text is built by a pure function in handlers/alert_texts.py.
 """
 
 from __future__ import annotations
@@ -16,19 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from decimal import Decimal
 
-from bot.alert_texts import (
-    adopted_text,
-    change_text,
-    describe,
-    fill_text,
-    holding_line,
-    is_spot,
-    liquidation_text,
-    resolved_text,
-    stream_lost_text,
-    stream_restored_text,
-)
-from bot.notifier import REPLIES, Notifier
+from desk.notifier import REPLIES, Notifier
 from exchanges.aio import within
 from exchanges.errors import ExchangeError
 from exchanges.models import (
@@ -43,6 +31,18 @@ from exchanges.models import (
     OrderUpdate,
     StreamStatus,
     TimeInForce,
+)
+from handlers.alert_texts import (
+    adopted_text,
+    change_text,
+    describe,
+    fill_text,
+    holding_line,
+    is_spot,
+    liquidation_text,
+    resolved_text,
+    stream_lost_text,
+    stream_restored_text,
 )
 from handlers.keyboards import FLATTEN_CHOICE
 from handlers.views import kill_view

@@ -11,18 +11,19 @@ from collections.abc import Callable
 
 from bot.alerts import AlertRouter
 from bot.config import Config
-from bot.desk import Desk
 from bot.jobs import Jobs
-from bot.notifier import Notifier
-from bot.services import Services
-from bot.store import Store
+from bot.settings import desk_settings, risk_settings
 from bot.telegram import TelegramFrontend
+from desk.desk import Desk
+from desk.notifier import Notifier
+from desk.services import Services
 from exchanges.aio import within
 from exchanges.base import Exchange
 from exchanges.errors import ExchangeError
-from exchanges.paper import PaperExchange, PaperStateError
 from handlers.common import BotServices
 from risk.service import Risk
+from store.db import Store
+from venues import NAMES, BuildContext, VenueSetupError, build_all
 
 log = logging.getLogger("tradebot")
 CONNECT_WAIT_S = 15.0
@@ -35,42 +36,13 @@ class StartupError(Exception):
 
 
 def build_exchanges(config: Config, clock: Callable[[], int] | None = None) -> dict[str, Exchange]:
-    out: dict[str, Exchange] = {}
-    ex = config.exchanges
-    if ex.paper.enabled:
-        feed = None
-        if ex.paper.price_source == "hyperliquid":
-            from exchanges.hyperliquid.public import HyperliquidPrices
-
-            feed = HyperliquidPrices(ex.hyperliquid.api_url)
-        elif ex.paper.price_source == "aster":
-            raise StartupError("exchanges.paper.price_source \"aster\" needs the Aster adapter, which this version"
-                               " does not include yet; use \"sim\" or \"hyperliquid\"")
-        db = config.storage.path
-        paper = out["paper"] = PaperExchange(
-            starting_balance=ex.paper.starting_balance, seed=ex.paper.seed, clock=clock, price_feed=feed,
-            tick_interval_s=float(ex.paper.tick_interval_seconds) or None,
-            state_path=None if db == ":memory:" or db.startswith("file:") else f"{db}.paper",
-        )
-        try:  # here, so a bad file stops the start with what to do instead of a venue that never connects
-            paper.load_state()
-        except PaperStateError as exc:
-            raise StartupError(str(exc)) from None
-    hl = ex.hyperliquid
-    if hl.enabled:
-        from exchanges.hyperliquid.adapter import HyperliquidExchange
-
-        out["hyperliquid"] = HyperliquidExchange(
-            api_url=hl.api_url, ws_url=hl.stream_url, account_address=hl.account_address,
-            secret_key=hl.secret_key.get_secret_value(), vault_address=hl.vault_address, is_mainnet=not hl.testnet,
-            weight_per_minute=hl.rate_limit.requests_per_minute, default_slippage=config.trading.default_slippage,
-            probe_s=float(hl.stream.probe_seconds), stall_s=float(hl.stream.stall_seconds),
-            **({"clock": clock} if clock else {}),
-        )
-    if ex.aster.enabled:
-        raise StartupError("exchanges.aster: this version does not include the Aster adapter yet; set enabled"
-                           " false (Hyperliquid and paper trading work)")
-    return out
+    """Every enabled venue of the registry, built from its config section."""
+    sections = {name: config.exchanges.section(name) for name in NAMES}
+    ctx = BuildContext(sections, config.storage.path, config.trading.default_slippage, clock)
+    try:
+        return build_all(sections, ctx)
+    except VenueSetupError as exc:
+        raise StartupError(str(exc)) from None
 
 
 def now_ms() -> int:
@@ -83,9 +55,10 @@ class App:
         self.clock = clock
         self.store = Store(config.storage.path)
         self.exchanges = build_exchanges(config, clock)
-        self.risk = Risk.build(self.exchanges, self.store, config, clock)
-        self.services = Services(self.risk, self.store, config, clock)
-        self.desk = Desk(self.risk, self.store, config, clock, config.telegram.confirm_ttl_seconds)
+        self.risk = Risk.build(self.exchanges, self.store, risk_settings(config), clock)
+        settings = desk_settings(config)
+        self.services = Services(self.risk, self.store, settings, clock)
+        self.desk = Desk(self.risk, self.store, settings, clock, config.telegram.confirm_ttl_seconds)
         self.telegram: TelegramFrontend | None = None
         tg = config.telegram
         self.notifier: Notifier | None = None
@@ -102,8 +75,8 @@ class App:
             self.jobs = Jobs(self.services, self.notifier, config, clock)
             self.telegram = TelegramFrontend(
                 tg.bot_token.get_secret_value(), tg.base_url,
-                BotServices(self.services, self.desk, self.risk, self.store, config, clock,
-                            tg.authorized_user_ids, tg.chat_id, self.notifier, self.jobs),
+                BotServices(self.services, self.desk, self.risk, self.store, settings, clock,
+                            tg.authorized_user_ids, tg.chat_id, self.notifier), jobs=self.jobs,
             )
         self._notifier_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.config import ConfigError, LoadedConfig, example_text, load_config, summary
-from bot.files import private_file
+from store.files import private_file
 
 EXIT_CONFIG = 2
 # chatty libraries: httpx logs every request line (one per Telegram long poll); -v shows them again

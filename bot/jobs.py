@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 from bot.config_schema import Config
 from bot.cron import Cron
-from bot.notifier import REPLIES, Notifier
-from bot.reports import daily_text, started_text
-from bot.services import Services
-from handlers.render import esc, fmt_num, fmt_price
+from desk.notifier import REPLIES, Notifier
+from desk.services import Services
+from handlers.alert_texts import heartbeat_text, liquidation_near_text, margin_high_text, stream_silent_text
+from handlers.reports import daily_text, started_text
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
@@ -66,7 +66,7 @@ class Jobs:
                            payload={"chart_days": 30})
 
     async def heartbeat(self) -> None:
-        await self.n.alert("reports", f"💓 tradebot is alive · trading {esc(self.s.risk.state.state.value)}",
+        await self.n.alert("reports", heartbeat_text(self.s.risk.state.state.value),
                            dedupe_key=f"heartbeat:{self.clock() // 60_000}")
 
     async def liquidation_watch(self) -> None:
@@ -80,11 +80,9 @@ class Jobs:
                 if distance <= self.liq_percent and self._warned.get(key) != hour:
                     self._warned[key] = hour
                     m = await self.s.market(p.exchange, p.symbol)
-                    await self.n.alert("risk", f"🚨 <b>{esc(p.symbol)} is {esc(fmt_num(distance, 2))}% from"
-                                               f" liquidation</b> on {esc(p.exchange)}: mark"
-                                               f" {esc(fmt_price(m, p.mark_price))}, liquidation"
-                                               f" {esc(fmt_price(m, p.liquidation_price))}", risk=True,
-                                       dedupe_key=f"liq:{key}:{hour}")
+                    text = liquidation_near_text(p.symbol, p.exchange, m, distance, p.mark_price,
+                                                 p.liquidation_price)
+                    await self.n.alert("risk", text, risk=True, dedupe_key=f"liq:{key}:{hour}")
 
     async def margin_watch(self) -> None:
         hour = self.clock() // 3_600_000
@@ -96,9 +94,8 @@ class Jobs:
             key = f"margin:{r.venue}"
             if used >= self.margin_percent and self._warned.get(key) != hour:
                 self._warned[key] = hour
-                await self.n.alert("risk", f"🚨 <b>Margin usage {esc(fmt_num(used, 1))}%</b> on {esc(r.venue)}"
-                                           f" (warning at {esc(fmt_num(self.margin_percent))}%): little room before"
-                                           " liquidation.", risk=True, dedupe_key=f"{key}:{hour}")
+                await self.n.alert("risk", margin_high_text(r.venue, used, self.margin_percent), risk=True,
+                                   dedupe_key=f"{key}:{hour}")
 
     async def expired_previews(self) -> None:
         """A preview whose quote expired unused loses its buttons (a press would only be refused)."""
@@ -113,8 +110,7 @@ class Jobs:
         for venue, (connected, last) in self.s.risk.sync.streams.items():
             if connected and last and now - last > self.stream_silence_ms:
                 minutes = (now - last) // 60_000
-                await self.n.alert("streams", f"🔕 No events from {esc(venue)} for {minutes} min; the stream may"
-                                              " be stalled.", dedupe_key=f"silent:{venue}:{last}")
+                await self.n.alert("streams", stream_silent_text(venue, minutes), dedupe_key=f"silent:{venue}:{last}")
 
 
 __all__ = ["Jobs"]

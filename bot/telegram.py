@@ -15,10 +15,11 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults
 
-from bot.notifier import RetryLater
-from bot.store import OutboxItem
+from bot.jobs import Jobs
+from desk.notifier import RetryLater
 from handlers.common import BotServices
 from handlers.registry import bot_commands, register
+from store.db import OutboxItem
 
 KILL_BUTTON = InlineKeyboardMarkup([[InlineKeyboardButton("🛑 KILL", callback_data="kill:now")]])
 
@@ -26,9 +27,10 @@ log = logging.getLogger(__name__)
 
 
 class TelegramFrontend:
-    def __init__(self, token: str, base_url: str, services: BotServices, *, poll_timeout_s: int = 10,
-                 max_retries: int = 10):
+    def __init__(self, token: str, base_url: str, services: BotServices, *, jobs: Jobs | None = None,
+                 poll_timeout_s: int = 10, max_retries: int = 10):
         self.services = services
+        self.jobs = jobs
         self.poll_timeout_s = poll_timeout_s
         self.app: Application = (  # type: ignore[type-arg]
             Application.builder().token(token).base_url(base_url)
@@ -71,8 +73,8 @@ class TelegramFrontend:
         s = self.services
         if s.notifier is not None:
             s.notifier.attach(self.send_alert)
-        if s.jobs is not None and self.app.job_queue is not None:
-            jobs = s.jobs
+        if self.jobs is not None and self.app.job_queue is not None:
+            jobs = self.jobs
 
             async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
                 await jobs.tick()

@@ -1,8 +1,9 @@
 """The exchange adapter contract. Every venue and the paper exchange implement it.
 
 Adapters own signing, nonces, rate limits, reconnects and error mapping; callers see only the
-domain model and the error hierarchy. Trading calls (`place`, `cancel`, `cancel_all`, `modify`,
-`set_leverage`) are reached only through the OrderManager.
+domain model and the error hierarchy. Trading calls (`place`, `cancel`, `cancel_all`, `set_leverage`)
+are reached only through the OrderManager. There is no `modify`: nothing uses it (a moved order is a
+cancel and a new order, each confirmed).
 """
 
 from __future__ import annotations
@@ -108,14 +109,15 @@ class Exchange(abc.ABC):
         open orders are read from the venue now (the kill switch)."""
 
     @abc.abstractmethod
-    async def modify(self, order_id: str, symbol: str, *, price: Decimal | None, size: Decimal | None) -> Order: ...
-
-    @abc.abstractmethod
     async def set_leverage(self, symbol: str, leverage: int, *, cross: bool = True) -> None: ...
 
     @abc.abstractmethod
     async def order_status(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> Order:
         """Look an order up; raises OrderNotFoundError when the venue has never seen it."""
+
+    async def rate_limit_status(self) -> str | None:
+        """The venue's request headroom in words for /status; None where the venue has no budget to tell."""
+        return None
 
     # ---- venue dead man's switch ----
     @abc.abstractmethod

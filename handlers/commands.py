@@ -10,8 +10,8 @@ from typing import Any
 
 from telegram import Update
 
-from bot.desk import DeskError, Quote, still_breached
-from bot.services import PerVenue, Services, app_version
+from desk.desk import DeskError, Quote, still_breached
+from desk.services import PerVenue, Services, app_version
 from exchanges.errors import InvalidOrderError
 from exchanges.models import OrderRequest, OrderType, Side, TimeInForce
 from handlers import keyboards as kb
@@ -174,7 +174,7 @@ async def lev(update: Update, context: Ctx) -> str:
     market = await s.services.market(venue, symbol)
     if market is None:
         raise DeskError(f"{symbol} is not a market on {venue}")
-    cap = min(s.config.trading.max_leverage, market.max_leverage)
+    cap = min(s.settings.max_leverage, market.max_leverage)
     if leverage > cap:
         await reply(update, context, f"⛔ {leverage}x is above the maximum of {cap}x for {esc(symbol)}.")
         return "refused"
@@ -198,7 +198,7 @@ async def funding(update: Update, context: Ctx) -> str:
     s = svc(context)
     _, symbol = parse_symbol(list(context.args or []), "funding")
     items = await s.services.funding(symbol)
-    await reply(update, context, views.funding_view(symbol, items, s.clock(), s.config.timezone))
+    await reply(update, context, views.funding_view(symbol, items, s.clock(), s.settings.timezone))
     return "shown"
 
 
@@ -298,7 +298,7 @@ async def resume(update: Update, context: Ctx) -> str:
 
 
 def alerts_message(s: object) -> tuple[str, kb.InlineKeyboardMarkup]:
-    from bot.notifier import KINDS
+    from desk.notifier import KINDS
 
     modes = s.notifier.modes if s.notifier is not None else {}  # type: ignore[attr-defined]
     icon = {"on": "🔔", "silent": "🔕", "off": "⛔"}

@@ -11,15 +11,14 @@ from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, Update
 from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import ContextTypes
 
-from bot.config_schema import Config
-from bot.desk import Desk
-from bot.jobs import Jobs
-from bot.notifier import REPLIES, Notifier
-from bot.services import Services
-from bot.store import Store
+from desk.desk import Desk
+from desk.notifier import REPLIES, Notifier
+from desk.services import Services
+from desk.settings import DeskSettings
 from exchanges.models import Market
 from handlers.render import split_message
 from risk.service import Risk
+from store.db import Store
 
 log = logging.getLogger(__name__)
 Ctx = ContextTypes.DEFAULT_TYPE
@@ -32,12 +31,11 @@ class BotServices:
     desk: Desk
     risk: Risk
     store: Store
-    config: Config
+    settings: DeskSettings
     clock: Callable[[], int]
     allowed_users: frozenset[int]
     chat_id: int | str | None
     notifier: Notifier | None = None
-    jobs: Jobs | None = None
 
 
 def svc(context: Ctx) -> BotServices:

@@ -1,6 +1,6 @@
 """/trades (paged), /profit, /performance and /daily /weekly /monthly: handlers and their pure views.
 
-Totals come from the fills in the store and the funding the venues report (bot.history). A venue whose
+Totals come from the fills in the store and the funding the venues report (desk.history). A venue whose
 funding could not be read marks every total it belongs in with "?" and the footer says which venue.
 """
 
@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot import history as h
+from desk import history as h
 from exchanges.models import Fill, Market
 from handlers.common import BotServices, Ctx, edit, markets_for, reply, svc
 from handlers.parsing import parse_count, usage_error
@@ -128,7 +128,7 @@ def periods_view(kind: h.PeriodKind, rows: Sequence[h.PeriodTally], errors: Mapp
 
 
 def _tz(s: BotServices) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(s.config.timezone)
+    return zoneinfo.ZoneInfo(s.settings.timezone)
 
 
 async def trades_message(context: Ctx, size: int, number: int, until_ms: int | None,
@@ -188,7 +188,7 @@ async def _periods(update: Update, context: Ctx, name: str) -> str:
     kind = h.PERIODS[name]
     count = parse_count(list(context.args or []), name, kind.default, kind.maximum)
     s = svc(context)
-    tz, reset = _tz(s), s.config.risk.day_reset_hour
+    tz, reset = _tz(s), s.settings.day_reset_hour
     spans = h.windows(kind, s.clock(), count, tz, reset)
     fills = await s.store.fills_since(spans[-1].start_ms)
     funding, errors = await h.funding_since(s.services.venues, spans[-1].start_ms)

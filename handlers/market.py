@@ -19,7 +19,7 @@ DEPTH = 5  # book levels shown per side
 ZERO = Decimal(0)
 
 if TYPE_CHECKING:
-    from bot.charts import Level  # matplotlib loads when the first chart is drawn, not at start
+    from desk.charts import Level  # matplotlib loads when the first chart is drawn, not at start
 
 
 async def _market(update: Update, context: Ctx, venue: str, symbol: str) -> Market | None:
@@ -82,12 +82,12 @@ async def chart(update: Update, context: Ctx) -> str:
     if not candles:
         await reply(update, context, f"No {interval} candles for {esc(symbol)} on {esc(venue)} yet.")
         return "no candles"
-    from bot.charts import candle_chart
+    from desk.charts import candle_chart
 
     levels, unread = await chart_levels(s, venue, symbol)
     last = candles[-1].close
     png = await asyncio.to_thread(candle_chart, candles, step, levels, price_places(market, last),
-                                  s.config.timezone, f"{symbol} on {venue} · {interval}")
+                                  s.settings.timezone, f"{symbol} on {venue} · {interval}")
     if update.effective_chat is not None:
         await context.bot.send_photo(update.effective_chat.id, png,
                                      caption=chart_caption(symbol, venue, interval, market, last, levels, unread))

@@ -9,9 +9,9 @@ from decimal import Decimal
 from exchanges.errors import InvalidOrderError
 from exchanges.models import Market, Side
 from exchanges.precision import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_UP, quantize_step, to_wire
+from venues import ALIASES, NAMES
 
-EXCHANGES = ("hyperliquid", "aster", "paper")
-ALIASES = {"hl": "hyperliquid", "hyper": "hyperliquid"}
+EXCHANGES = NAMES  # the registry's: a venue registered there is a word the parser knows
 _SYMBOL = re.compile(r"[A-Za-z0-9]{1,20}(/[A-Za-z0-9]{1,10})?")  # always fullmatch: "$" lets "BTC\n" in
 
 

@@ -14,67 +14,26 @@ import html
 import textwrap
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from desk.numbers import fmt_num as fmt_num  # the number formatters live there; views import them here
+from desk.numbers import fmt_pct as fmt_pct
+from desk.numbers import fmt_sig as fmt_sig
+from desk.numbers import fmt_usd as fmt_usd
+from desk.numbers import sig_places
 from exchanges.models import Market
 from exchanges.precision import decimals_of
 
 MAX_MESSAGE = 4096
 PHONE_COLUMNS = 32  # a <pre> line on a phone
 PROSE_COLUMNS = 64  # a prose line: Telegram wraps longer ones, but titles and rows should not need it
-SIGNIFICANT = 8  # a number with no rule of its own shows at most this many significant digits
 # assets a balance of which is money: shown in cents, like USD
 USD_STABLES = frozenset({"USD", "USDC", "USDT", "USDT0", "USDE", "USDH", "USD1", "DAI", "FDUSD", "BUSD", "TUSD"})
 
 
 def esc(value: object) -> str:
     return html.escape(str(value), quote=False)
-
-
-def _quantize(value: Decimal, places: int) -> Decimal:
-    # enough precision for any integer part: 1e30 must not raise InvalidOperation
-    with localcontext() as ctx:
-        ctx.prec = max(28, value.adjusted() + places + 3)
-        return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
-
-
-def _sig_places(value: Decimal, sig: int) -> int:
-    """Decimals that show `sig` significant digits of value, without trailing zeros."""
-    if not value:
-        return 0
-    q = _quantize(value, max(0, sig - value.adjusted() - 1)).normalize()
-    exp = q.as_tuple().exponent
-    return max(0, -exp) if isinstance(exp, int) else 0
-
-
-def fmt_num(value: Decimal, places: int | None = None, *, sign: bool = False) -> str:
-    """Thousands separators; `places` decimals (None: the value's own, at most 8 significant digits,
-    no trailing zeros: a computed Decimal is never printed raw)."""
-    if places is None:
-        places = _sig_places(value, SIGNIFICANT)
-    q = _quantize(value, places)
-    if q == 0:
-        q = abs(q)  # never "-0.00"
-    out = f"{q:,.{places}f}"
-    return f"+{out}" if sign and q > 0 else out
-
-
-def fmt_sig(value: Decimal, sig: int = SIGNIFICANT, *, sign: bool = False) -> str:
-    """At most `sig` significant digits (the integer part is always whole), no trailing zeros."""
-    return fmt_num(value, _sig_places(value, sig), sign=sign)
-
-
-def fmt_usd(value: Decimal, *, sign: bool = False) -> str:
-    q = _quantize(value, 2)
-    body = fmt_num(abs(q), 2)
-    if q < 0:
-        return f"-${body}"
-    return f"+${body}" if sign and q > 0 else f"${body}"
-
-
-def fmt_pct(value: Decimal, *, sign: bool = True, places: int = 2) -> str:
-    return f"{fmt_num(value, places, sign=sign)}%"
 
 
 def fmt_amount(asset: str, value: Decimal, decimals: int | None = None) -> str:
@@ -93,7 +52,7 @@ def price_places(market: Market | None, value: Decimal) -> int:
     """Decimals a price of this market is shown with: the venue's own rule (a tick, or significant
     figures with a cap on decimals), so the same price reads the same in every view."""
     if market is None:
-        return 2 if abs(value) >= 1 else max(2, _sig_places(value, 5))
+        return 2 if abs(value) >= 1 else max(2, sig_places(value, 5))
     if market.tick_size is not None:
         return decimals_of(market.tick_size)
     sig = market.price_sig_figs or 5

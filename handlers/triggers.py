@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.desk import TRIGGERS, DeskError
+from desk.desk import TRIGGERS, DeskError
 from exchanges.models import Side
 from handlers import keyboards as kb
 from handlers.commands import show_quote

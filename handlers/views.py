@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-from bot.desk import Outcome
-from bot.services import PerVenue, PnLPeriod, VenueStatus
+from desk.desk import Outcome
+from desk.services import PerVenue, PnLPeriod, VenueStatus
 from exchanges.models import (
     AccountBalances,
     FundingRate,
@@ -366,6 +366,8 @@ def status_view(items: list[VenueStatus], state: str, reason: str, loss_line: st
         lines.append(wrap(f"{age}, {rest}", indent="   "))
         if s.headroom:
             lines.append(wrap(f"rate limits: {s.headroom}", indent="     ", first="   "))
+        if s.circuit:
+            lines.append(wrap(f"⛔ {s.circuit}", indent="   "))
     hours, rem = divmod(int(uptime_s), 3600)
     lines += [wrap(x) for x in loss_line.split("\n")]
     lines.append(wrap(f"Uptime {hours}h {rem // 60}m · tradebot {version}"))

@@ -25,10 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bot.config_schema import Config
 from exchanges.models import Position
 from risk.events import Bus, KillReport, TradingState, VenueKillReport
 from risk.orders import OrderManager
+from risk.settings import KillSettings
 from risk.state import StateBook
 
 log = logging.getLogger(__name__)
@@ -47,13 +47,13 @@ class _Work:
 
 
 class KillSwitch:
-    def __init__(self, manager: OrderManager, state: StateBook, bus: Bus, config: Config,
+    def __init__(self, manager: OrderManager, state: StateBook, bus: Bus, settings: KillSettings,
                  clock: Callable[[], int], *, inflight_wait_s: float = 2.0, attempt_timeout_s: float = 10.0):
         self.m, self.state, self.bus, self.clock = manager, state, bus, clock
-        self.mode = config.kill.flatten
-        self.backoff = float(config.kill.retry_backoff_seconds)
-        self.slippage = config.kill.flatten_slippage
-        self.first_report_s = float(config.kill.first_report_seconds)
+        self.mode = settings.flatten
+        self.backoff = settings.retry_backoff_s
+        self.slippage = settings.flatten_slippage
+        self.first_report_s = settings.first_report_s
         self.inflight_wait_s = inflight_wait_s
         self.attempt_timeout_s = attempt_timeout_s
         self.max_backoff_s = MAX_BACKOFF_S

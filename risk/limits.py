@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.config_schema import Config
 from exchanges.models import Market, OrderRequest, OrderType, Position
 from exchanges.precision import to_wire
 from risk.events import TradingState
@@ -37,18 +36,6 @@ class Limits:
     price_band_percent: Decimal
     max_data_age_ms: int
     max_orders_per_minute: int
-
-    @classmethod
-    def from_config(cls, c: Config) -> Limits:
-        t, r = c.trading, c.risk
-        return cls(
-            min_order_usd=t.min_order_size, max_order_usd=t.max_order_size, max_leverage=t.max_leverage,
-            max_position_usd=t.position_limits.max_position_size_usd, position_fraction=r.position_size_limit,
-            max_positions_per_symbol=t.position_limits.max_positions_per_symbol,
-            max_total_positions=t.position_limits.max_total_positions, correlation_limit=r.correlation_limit,
-            price_band_percent=r.price_band_percent, max_data_age_ms=int(r.max_data_age_seconds * 1000),
-            max_orders_per_minute=r.max_orders_per_minute,
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ import asyncio
 import logging
 from decimal import Decimal
 
-from bot.config_schema import Config
 from exchanges.aio import within
 from exchanges.errors import ExchangeError
 from risk.events import TradingState
@@ -35,10 +34,10 @@ _READ_ERRORS = (ExchangeError, OSError, TimeoutError)
 
 
 class RiskMonitor:
-    def __init__(self, manager: OrderManager, pnl: PnLTracker, state: StateBook, kill: KillSwitch, config: Config,
+    def __init__(self, manager: OrderManager, pnl: PnLTracker, state: StateBook, kill: KillSwitch, emergency_stop: bool,
                  *, read_timeout_s: float = 5.0):
         self.m, self.pnl, self.state, self.kill = manager, pnl, state, kill
-        self.emergency = config.risk.emergency_stop_enabled
+        self.emergency = emergency_stop
         self.read_timeout_s = read_timeout_s
         self._lock = asyncio.Lock()  # one check at a time: a quick check and a full one never interleave
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from bot.config_schema import Config
-from bot.store import Store
 from exchanges.aio import gather_reads
 from exchanges.base import Exchange
 from exchanges.errors import ExchangeError, InvalidOrderError, InvalidSymbolError, OrderNotFoundError
@@ -38,7 +36,9 @@ from risk.limits import CheckContext, Limits, LossStatus, Refusal, run_checks
 from risk.order_state import LIVE, merge, new_client_id
 from risk.pnl import PnLTracker
 from risk.quote import estimate_fill, liquidation_estimate, pearson, returns
+from risk.settings import OrderSettings
 from risk.state import StateBook
+from store.db import Store
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -93,14 +93,14 @@ class Placed:
 
 class OrderManager:
     def __init__(self, exchanges: dict[str, Exchange], store: Store, state: StateBook, pnl: PnLTracker,
-                 config: Config, bus: Bus, clock: Callable[[], int], *, lookup_grace_s: float = 0.5,
-                 lookup_attempts: int = 5, answer_within_s: float = 2.0):
+                 settings: OrderSettings, limits: Limits, bus: Bus, clock: Callable[[], int], *,
+                 lookup_grace_s: float = 0.5, lookup_attempts: int = 5, answer_within_s: float = 2.0):
         self.exchanges = exchanges
         self.store = store
         self.state = state
         self.pnl = pnl
-        self.config = config
-        self.limits = Limits.from_config(config)
+        self.settings = settings
+        self.limits = limits
         self.bus = bus
         self.clock = clock
         self.lookup_grace_s = lookup_grace_s
@@ -185,7 +185,7 @@ class OrderManager:
         else:
             before = mine.size if mine else ZERO
             available = bal.withdrawable
-            leverage = req.leverage or (mine.leverage if mine else self.config.trading.default_leverage)
+            leverage = req.leverage or (mine.leverage if mine else self.settings.default_leverage)
         reducing = req.reduce_only or (before != 0 and req.side.sign * before < 0 and req.size <= abs(before))
         try:
             size = market.round_size(req.size)
@@ -196,7 +196,7 @@ class OrderManager:
         except InvalidOrderError as exc:
             return Preview(req, market, ticker.mark, ZERO, ZERO, ZERO, ZERO, ZERO, leverage, before, before, None,
                            reducing, [Refusal("PRECISION", exc.message)], ts_ms=now)
-        slippage = req.slippage if req.slippage is not None else self.config.trading.default_slippage
+        slippage = req.slippage if req.slippage is not None else self.settings.default_slippage
         rounded = replace(req, size=size, price=price, slippage=slippage if price is None else req.slippage,
                           leverage=leverage if market.kind is MarketKind.PERP else None)
         # what can really fill: a reduce-only order is capped by the venue at the position it reduces
@@ -271,8 +271,8 @@ class OrderManager:
         cached = self._correlation_cache.get((venue, symbol))
         if cached and now - cached[0] < 300_000:
             return cached[1]
-        interval = self.config.risk.correlation_interval
-        span = CANDLE_INTERVAL_MS[interval] * (self.config.risk.correlation_window + 1)
+        interval = self.settings.correlation_interval
+        span = CANDLE_INTERVAL_MS[interval] * (self.settings.correlation_window + 1)
         try:
             candles = await self.venue(venue).candles(symbol, interval, now - span, now)
         except ExchangeError:
@@ -333,7 +333,7 @@ class OrderManager:
                     return await self._finish(intent, replace(intent, status=OrderStatus.REJECTED,
                                                               reason=f"{LEVERAGE_FAILED}: {exc.raw}"))
             try:
-                async with asyncio.timeout(float(self.config.trading.order_timeout)):
+                async with asyncio.timeout(self.settings.order_timeout_s):
                     sent = await ex.place(req)
             except (TimeoutError, ExchangeError) as exc:
                 if isinstance(exc, ExchangeError) and not exc.outcome_unknown:
@@ -487,7 +487,7 @@ class OrderManager:
         return OrderRequest(
             exchange=position.exchange, symbol=position.symbol, side=Side.SELL if position.size > 0 else Side.BUY,
             size=abs(position.size) * fraction, price=None, tif=TimeInForce.IOC, reduce_only=True,
-            slippage=slippage if slippage is not None else self.config.trading.default_slippage,
+            slippage=slippage if slippage is not None else self.settings.default_slippage,
         )
 
     async def set_leverage(self, venue: str, symbol: str, leverage: int, *, cross: bool = True) -> None:

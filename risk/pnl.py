@@ -23,11 +23,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from bot.config_schema import Config
-from bot.store import Store
 from exchanges.models import CashFlow
 from risk.events import Bus, LimitBreached, LossWarning
 from risk.limits import LossStatus
+from risk.settings import LossSettings
+from store.db import Store
 
 ZERO = Decimal(0)
 STATE_KEY = "pnl"
@@ -35,15 +35,15 @@ FIRST_READ_BACK_MS = 60_000
 
 
 class PnLTracker:
-    def __init__(self, store: Store, bus: Bus, clock: Callable[[], int], config: Config):
+    def __init__(self, store: Store, bus: Bus, clock: Callable[[], int], settings: LossSettings):
         self.store, self.bus, self.clock = store, bus, clock
-        r = config.risk
-        self.tz = zoneinfo.ZoneInfo(config.timezone)
+        r = settings
+        self.tz = zoneinfo.ZoneInfo(r.timezone)
         self.reset_hour = r.day_reset_hour
         self.daily_limit = r.daily_loss_limit
         self.dd_limit = r.max_drawdown_percent
         self.fractions = sorted(set(r.warn_fractions))
-        self.stale_ms = r.equity_stale_seconds * 1000
+        self.stale_ms = r.equity_stale_s * 1000
         self.day: str | None = None
         self.day_start: Decimal | None = None  # equity at the day's start, moved by the cash flows since
         self.peak: Decimal | None = None  # highest equity, moved by the cash flows since

@@ -9,8 +9,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.config_schema import Config
-from bot.store import Store
 from exchanges.base import Exchange
 from exchanges.errors import ExchangeError
 from risk.events import Bus, VenueReady, VenueWaiting
@@ -19,8 +17,10 @@ from risk.monitor import RiskMonitor
 from risk.orders import OrderManager
 from risk.pnl import PnLTracker
 from risk.safety import SafetyNet
+from risk.settings import RiskSettings
 from risk.state import StateBook
 from risk.sync import OrderSync
+from store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +35,22 @@ class Risk:
     kill: KillSwitch
     monitor: RiskMonitor
     safety: SafetyNet
-    config: Config
+    settings: RiskSettings
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _prepared: bool = False
     _announced: set[str] = field(default_factory=set)
 
     @classmethod
-    def build(cls, exchanges: dict[str, Exchange], store: Store, config: Config, clock: Callable[[], int],
+    def build(cls, exchanges: dict[str, Exchange], store: Store, settings: RiskSettings, clock: Callable[[], int],
               **manager_kw: Any) -> Risk:
         bus = Bus()
         state = StateBook(store, bus, clock)
-        pnl = PnLTracker(store, bus, clock, config)
-        orders = OrderManager(exchanges, store, state, pnl, config, bus, clock, **manager_kw)
-        kill = KillSwitch(orders, state, bus, config, clock)
-        return cls(bus, state, pnl, orders, OrderSync(orders), kill, RiskMonitor(orders, pnl, state, kill, config),
-                   SafetyNet(orders, bus, clock, config.risk.dead_man_switch.timeout_seconds), config)
+        pnl = PnLTracker(store, bus, clock, settings.loss)
+        orders = OrderManager(exchanges, store, state, pnl, settings.orders, settings.limits, bus, clock, **manager_kw)
+        kill = KillSwitch(orders, state, bus, settings.kill, clock)
+        monitor = RiskMonitor(orders, pnl, state, kill, settings.emergency_stop)
+        return cls(bus, state, pnl, orders, OrderSync(orders), kill, monitor,
+                   SafetyNet(orders, bus, clock, settings.dead_man_switch.timeout_s), settings)
 
     async def prepare(self) -> None:
         """The persisted state, before anything can be asked of the bot: a HALT survives a restart, and
@@ -89,9 +90,9 @@ class Risk:
         self._spawn(self.monitor.run(monitor_interval_s), "risk-monitor")  # quick checks between full ones
         # orders whose answer was lost are looked up in the background, not at the next restart
         self._spawn(self._every(resolve_interval_s, self.orders.resolve_unknown), "resolve-unknown")
-        dms = self.config.risk.dead_man_switch
+        dms = self.settings.dead_man_switch
         if dms.enabled:
-            self._spawn(self._every(dms.refresh_seconds, self.safety.refresh_once), "dead-man-switch")
+            self._spawn(self._every(dms.refresh_s, self.safety.refresh_once), "dead-man-switch")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=name))

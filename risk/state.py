@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.store import Store
 from risk.events import Bus, StateChanged, TradingState
+from store.db import Store
 
 log = logging.getLogger(__name__)
 STATE_KEY = "trading_state"

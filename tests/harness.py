@@ -9,12 +9,14 @@ from typing import Any
 
 from bot.config import parse_config
 from bot.config_schema import Config
-from bot.store import Store
+from bot.settings import desk_settings, risk_settings
+from desk.settings import DeskSettings
 from exchanges.base import Exchange
-from exchanges.paper import PaperExchange
 from risk.service import Risk
 from sim.engine import Engine
 from sim.markets import default_markets, starting_prices
+from sim.paper import PaperExchange
+from store.db import Store
 from tests.conftest import FakeClock
 
 
@@ -56,6 +58,10 @@ class Rig:
     def orders(self):
         return self.risk.orders
 
+    @property
+    def settings(self) -> DeskSettings:  # what the composition root hands the desk and the services
+        return desk_settings(self.config)
+
     async def drain(self) -> None:
         """Apply every queued stream event (what the event task does in the running bot)."""
         for name, ex in self.venues.items():
@@ -80,7 +86,7 @@ async def rig(tmp_path: Path, clock: FakeClock, venues: dict[str, Exchange] | No
     if connect:
         for ex in venues.values():
             await ex.connect()
-    risk = Risk.build(venues, store, config, clock, lookup_grace_s=0, lookup_attempts=3)
+    risk = Risk.build(venues, store, risk_settings(config), clock, lookup_grace_s=0, lookup_attempts=3)
     if start:
         await risk.start(loops=False)
     return Rig(risk, store, venues, clock, config, tmp_path / "bot.db")

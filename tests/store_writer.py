@@ -7,8 +7,8 @@ import sys
 from dataclasses import replace
 from decimal import Decimal
 
-from bot.store import Store
 from exchanges.models import Fill, Order, OrderStatus, Side
+from store.db import Store
 
 
 async def main(path: str) -> None:

@@ -12,7 +12,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.alert_texts import (
+from exchanges.models import Fill, Market, MarketKind, Order, OrderStatus, OrderType, Side
+from exchanges.precision import decimals_of
+from handlers.alert_texts import (
     adopted_text,
     change_text,
     describe,
@@ -23,8 +25,6 @@ from bot.alert_texts import (
     stream_lost_text,
     stream_restored_text,
 )
-from exchanges.models import Fill, Market, MarketKind, Order, OrderStatus, OrderType, Side
-from exchanges.precision import decimals_of
 from risk.events import (
     NOT_ON_VENUE,
     KillReport,

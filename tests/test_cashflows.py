@@ -12,7 +12,7 @@ from decimal import Decimal as D
 import aiohttp
 import pytest
 
-from bot.desk import Desk
+from desk.desk import Desk
 from exchanges.errors import ExchangeError
 from exchanges.hyperliquid.parse import ParseError, parse_ledger_updates
 from exchanges.models import CashFlow, CashFlowKind, OrderRequest, Side
@@ -214,7 +214,7 @@ async def test_flows_while_the_bot_was_down_are_applied_once_after_the_restart(t
 async def test_resume_says_what_still_breaches_and_keeps_reducing(tmp_path, clock):
     venue = paper(clock, balance=200_000)
     rg = await rig(tmp_path, clock, {"paper": venue})
-    desk = Desk(rg.risk, rg.store, rg.config, clock)
+    desk = Desk(rg.risk, rg.store, rg.settings, clock)
     try:
         await rg.orders.place(OrderRequest("paper", "BTC", Side.BUY, D("0.1")))
         await rg.risk.monitor.check_once()

@@ -12,7 +12,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.charts import (
+from desk.charts import (
     EquityData,
     PnLBar,
     candle_figure,
@@ -22,7 +22,7 @@ from bot.charts import (
     pnl_bars,
     thin,
 )
-from bot.services import Services
+from desk.services import Services
 from exchanges.models import BookLevel, Candle, Fill, Market, MarketKind, OrderBook, Side
 from handlers.market import book_view
 from handlers.render import fmt_price
@@ -134,7 +134,7 @@ async def test_services_chart_data_from_the_store_and_the_live_equity(tmp_path):
     venues = {"paper": paper(clock), "paper2": paper(clock, "paper2")}
     rg = await rig(tmp_path, clock, venues, make_config(exchanges={"paper": {"enabled": True}}))
     try:
-        s = Services(rg.risk, rg.store, rg.config, clock)
+        s = Services(rg.risk, rg.store, rg.settings, clock)
         for i in range(3):
             await rg.store.add_equity(T0 - 3 * MIN + i * MIN, "paper", D(10_000) + i)
             await rg.store.add_equity(T0 - 3 * MIN + i * MIN + 500, "paper2", D(10_000))

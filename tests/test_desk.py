@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.desk import Desk
+from desk.desk import Desk
 from exchanges.errors import VenueUnavailable
 from exchanges.models import OrderRequest, OrderStatus, Side
 from tests.conftest import FakeClock
@@ -27,7 +27,7 @@ async def r(tmp_path):
 
 
 async def test_a_token_is_used_in_the_same_transaction_as_the_intent(r):
-    desk = Desk(r.risk, r.store, r.config, r.clock)
+    desk = Desk(r.risk, r.store, r.settings, r.clock)
     quote = await desk.quote_order(1, 1, buy(), "buy")
     assert quote.token is not None
     out = await desk.confirm(quote.token, 1, "test")
@@ -40,17 +40,17 @@ async def test_a_token_is_used_in_the_same_transaction_as_the_intent(r):
 
 
 async def test_a_token_pressed_after_a_restart_works_once(r):
-    token = (await Desk(r.risk, r.store, r.config, r.clock).quote_order(1, 1, buy(), "buy")).token
-    after_restart = Desk(r.risk, r.store, r.config, r.clock)  # nothing in memory: the database decides
+    token = (await Desk(r.risk, r.store, r.settings, r.clock).quote_order(1, 1, buy(), "buy")).token
+    after_restart = Desk(r.risk, r.store, r.settings, r.clock)  # nothing in memory: the database decides
     assert (await after_restart.confirm(token, 2, "test")).status == "not_yours"
     assert (await after_restart.confirm(token, 1, "test")).status == "placed"
-    assert (await Desk(r.risk, r.store, r.config, r.clock).confirm(token, 1, "test")).status == "used"
+    assert (await Desk(r.risk, r.store, r.settings, r.clock).confirm(token, 1, "test")).status == "used"
     assert len(r.venues["paper"].engine.orders) == 1
 
 
 async def test_a_token_used_elsewhere_sends_nothing(r):
     # two bot processes on one database (a mistake, but possible): the database's use is what counts
-    desk = Desk(r.risk, r.store, r.config, r.clock)
+    desk = Desk(r.risk, r.store, r.settings, r.clock)
     token = (await desk.quote_order(1, 1, buy(), "buy")).token
     status, _ = await r.store.consume_confirmation(token, 1, r.clock())
     assert status == "ok"
@@ -60,7 +60,7 @@ async def test_a_token_used_elsewhere_sends_nothing(r):
 
 
 async def test_a_press_that_failed_before_sending_can_be_pressed_again(r):
-    desk = Desk(r.risk, r.store, r.config, r.clock)
+    desk = Desk(r.risk, r.store, r.settings, r.clock)
     token = (await desk.quote_order(1, 1, buy(), "buy")).token
     r.venues["paper"].faults.down = True
     with pytest.raises(VenueUnavailable):  # the re-check cannot read the venue: nothing is sent
@@ -71,8 +71,8 @@ async def test_a_press_that_failed_before_sending_can_be_pressed_again(r):
 
 
 async def test_a_refused_or_discarded_token_is_used_up(r):
-    desk = Desk(r.risk, r.store, r.config, r.clock)
+    desk = Desk(r.risk, r.store, r.settings, r.clock)
     token = (await desk.quote_order(1, 1, buy(), "buy")).token
     assert (await desk.discard(token, 1)).status == "cancelled"
-    assert (await Desk(r.risk, r.store, r.config, r.clock).confirm(token, 1, "test")).status == "used"
+    assert (await Desk(r.risk, r.store, r.settings, r.clock).confirm(token, 1, "test")).status == "used"
     assert r.venues["paper"].engine.orders == {}

@@ -10,7 +10,7 @@ import zoneinfo
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
-from bot import history as h
+from desk import history as h
 from exchanges.models import Fill, FundingPayment, Market, MarketKind, Side
 from handlers import history as views
 from handlers.render import PHONE_COLUMNS, fmt_usd

@@ -17,7 +17,7 @@ from exchanges.errors import (
     RateLimitError,
 )
 from exchanges.hyperliquid.http import WeightBudget
-from exchanges.models import FillEvent, OrderRequest, OrderStatus, OrderType, OrderUpdate, Side, StreamStatus
+from exchanges.models import FillEvent, OrderRequest, OrderStatus, OrderUpdate, Side, StreamStatus
 from risk.order_state import new_client_id
 from tests.hl import ADDRESS, KEY, adapter, hl_venue
 
@@ -107,28 +107,6 @@ async def test_isolated_leverage_position(hl):
         await ex.set_leverage("SOL", 10, cross=True)
 
 
-async def test_spot_trading(hl):
-    _, _, ex = hl
-    order = await ex.place(req("PURR/USDC", Side.BUY, "1000", slippage=D("0.02")))
-    assert order.status is OrderStatus.FILLED
-    bal = await ex.balances()
-    purr = next(b for b in bal.spot if b.asset == "PURR")
-    assert purr.total == D(1000) and purr.usd_value == D(1000) * D("0.2")
-
-
-async def test_tp_sl_attached_to_an_entry(hl):
-    sim, _, ex = hl
-    entry = await ex.place(req("SOL", Side.BUY, "10", take_profit=D(160), stop_loss=D(140), slippage=D("0.01")))
-    assert entry.status is OrderStatus.FILLED
-    children = [o for o in await ex.open_orders() if o.trigger_price is not None]
-    assert sorted((o.order_type, o.trigger_price) for o in children) == [
-        (OrderType.STOP, D(140)), (OrderType.TAKE_PROFIT, D(160))]
-    sim.set_price("SOL", D(161))
-    await events_until(ex, lambda e: isinstance(e, FillEvent) and e.fill.side is Side.SELL)
-    assert await ex.positions() == []  # as soon as the stream has told of the fill, reads agree with it
-    assert await ex.open_orders() == []  # the stop went with the take profit
-
-
 async def test_venue_errors_map_into_the_hierarchy(hl):
     _, url, ex = hl
     with pytest.raises(InvalidOrderError) as exc:
@@ -142,15 +120,6 @@ async def test_venue_errors_map_into_the_hierarchy(hl):
     with pytest.raises(AuthenticationError, match="does not exist"):
         await stranger.place(req("BTC", Side.BUY, "0.01", "95000"))
     await stranger.close()
-
-
-async def test_concurrent_orders_get_distinct_nonces(hl):
-    _, _, ex = hl
-    results = await asyncio.gather(*(ex.place(req("ETH", Side.BUY, "0.01", str(3000 - i))) for i in range(30)))
-    assert all(o.status is OrderStatus.OPEN for o in results)
-    assert len({o.order_id for o in results}) == 30
-    cancelled = await ex.cancel_all()
-    assert len(cancelled) == 30 and await ex.open_orders() == []
 
 
 @pytest.fixture
@@ -170,24 +139,6 @@ def silence(sim, seconds: float = 1.0) -> None:
     """The feed goes quiet (pings still answered) for a while; what happens meanwhile is unheard of."""
     sim.hub.silent = True
     asyncio.get_running_loop().call_later(seconds, setattr, sim.hub, "silent", False)
-
-
-async def test_a_stream_gap_loses_no_fill(gappy):
-    sim, ex = gappy
-    placed = await ex.place(req("ETH", Side.BUY, "0.1", "3400"))
-    silence(sim)
-    sim.set_price("ETH", D(3390))  # our order fills while we hear nothing
-    seen = await events_until(ex, lambda e: isinstance(e, FillEvent) and e.fill.order_id == placed.order_id
-                              and not e.is_snapshot, within=10)
-    # the fill may come over REST while the stream is still down; the stream then comes back
-    if not (isinstance(seen[-1], StreamStatus) and seen[-1].connected):
-        seen += await events_until(ex, lambda e: isinstance(e, StreamStatus) and e.connected, within=10)
-    states = [e.connected for e in seen if isinstance(e, StreamStatus)]
-    assert False in states and states[-1] is True  # it noticed the stall and reconnected
-    assert sum(isinstance(e, FillEvent) and e.fill.order_id == placed.order_id and not e.is_snapshot
-               for e in seen) == 1  # told once, whoever found it
-    updates = [e.order for e in seen if isinstance(e, OrderUpdate)]
-    assert all(u.order_id != placed.order_id or u.status is not OrderStatus.CANCELED for u in updates)
 
 
 async def test_an_order_cancelled_during_a_gap_is_reported_after_it(gappy):

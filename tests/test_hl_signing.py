@@ -7,7 +7,8 @@ import asyncio
 import pytest
 from hyperliquid.utils.signing import USD_SEND_SIGN_TYPES, WITHDRAW_SIGN_TYPES, action_hash
 
-from exchanges.hyperliquid.signing import NonceSource, Signer, l1_digest, recover, user_signed_digest
+from exchanges.common.nonce import NonceSource
+from exchanges.hyperliquid.signing import Signer, l1_digest, recover, user_signed_digest
 from tests.conftest import fixture
 
 KEY = "0x0123456789012345678901234567890123456789012345678901234567890123"

@@ -182,7 +182,7 @@ async def _one_check_to(tmp_path, clock, price: str, **risk):
 
 
 async def test_a_loss_past_every_step_at_once_is_told_as_the_breach_alone(tmp_path, clock):
-    from bot.alert_texts import describe
+    from handlers.alert_texts import describe
     from risk.events import LimitBreached, NoticeBatch
 
     status, told, batches = await _one_check_to(tmp_path, clock, "94900")  # about -510: 102 % of 500
@@ -195,7 +195,7 @@ async def test_a_loss_past_every_step_at_once_is_told_as_the_breach_alone(tmp_pa
 
 
 async def test_a_loss_past_two_steps_tells_the_higher_with_its_true_figures(tmp_path, clock):
-    from bot.alert_texts import describe
+    from handlers.alert_texts import describe
     from risk.events import LossWarning
 
     status, told, _ = await _one_check_to(tmp_path, clock, "95500")  # about -450: 90 % of 500

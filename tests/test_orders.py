@@ -10,8 +10,8 @@ import pytest
 
 from exchanges.errors import OrderStateUnknown
 from exchanges.models import FillEvent, OrderRequest, OrderStatus, Side
-from exchanges.paper import PaperExchange
 from risk.orders import OrderRefused
+from sim.paper import PaperExchange
 from tests.harness import paper, rig
 
 

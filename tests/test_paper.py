@@ -9,7 +9,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from exchanges.errors import InsufficientBalanceError, InvalidOrderError, InvalidSymbolError, OrderNotFoundError
+from exchanges.errors import InsufficientBalanceError, InvalidOrderError
 from exchanges.models import (
     CANDLE_INTERVAL_MS,
     FillEvent,
@@ -20,10 +20,10 @@ from exchanges.models import (
     Side,
     StreamStatus,
 )
-from exchanges.paper import PaperExchange
 from sim.history import KEEP_BARS, Bar, PriceHistory
 from sim.hyperliquid.info import INTERVALS
 from sim.markets import PriceWalk, default_markets, starting_prices
+from sim.paper import PaperExchange
 
 
 @pytest.fixture
@@ -41,19 +41,6 @@ async def drain(ex: PaperExchange) -> list:
     return out
 
 
-async def test_balances_markets_and_ticker(paper):
-    bal = await paper.balances()
-    assert (bal.account_value, bal.margin_used, bal.withdrawable) == (D(10_000), 0, D(10_000))
-    assert [(b.asset, b.total, b.usd_value) for b in bal.spot] == [("USDC", D(10_000), D(10_000))]
-    assert bal.equity == D(20_000)
-    markets = await paper.markets()
-    assert {"BTC", "ETH", "SOL", "PURR/USDC"} <= set(markets) and markets["BTC"].exchange == "paper"
-    t = await paper.ticker("BTC")
-    assert t.bid < t.mark < t.ask and t.mark == D(100_000)
-    with pytest.raises(InvalidSymbolError):
-        await paper.ticker("NOPE")
-
-
 async def test_market_order_fills_and_streams_events(paper):
     await drain(paper)
     order = await paper.place(OrderRequest("paper", "ETH", Side.BUY, D("5"), client_id="c-1", slippage=D("0.01")))
@@ -69,28 +56,6 @@ async def test_market_order_fills_and_streams_events(paper):
     assert pos.entry_price == order.avg_price and 0 < pos.liquidation_price < pos.entry_price / 2
     assert await paper.fills(0) == fills
     assert (await paper.order_status("ETH", client_id="c-1")).status is OrderStatus.FILLED
-
-
-async def test_resting_order_lifecycle_and_lookup_by_client_id(paper):
-    o = await paper.place(OrderRequest("paper", "BTC", Side.BUY, D("0.01"), D(95_000), client_id="r-1"))
-    assert o.status is OrderStatus.OPEN
-    assert [x.client_id for x in await paper.open_orders()] == ["r-1"]
-    moved = await paper.modify(o.order_id, "BTC", price=D(96_000), size=None)
-    assert moved.price == D(96_000) and moved.client_id == "r-1"
-    await paper.cancel("BTC", client_id="r-1")
-    assert await paper.open_orders() == []
-    with pytest.raises(OrderNotFoundError):
-        await paper.cancel("BTC", client_id="r-1")
-    with pytest.raises(OrderNotFoundError):
-        await paper.order_status("BTC", client_id="never-sent")
-
-
-async def test_price_moves_fill_resting_orders_on_the_stream(paper):
-    await paper.place(OrderRequest("paper", "BTC", Side.BUY, D("0.01"), D(99_000), client_id="x"))
-    await drain(paper)
-    paper.set_price("BTC", D(98_900))
-    events = await drain(paper)
-    assert any(isinstance(e, FillEvent) and e.fill.is_maker and e.fill.price == D(99_000) for e in events)
 
 
 async def test_errors_map_into_the_hierarchy(paper):

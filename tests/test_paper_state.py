@@ -12,7 +12,7 @@ from decimal import Decimal as D
 import pytest
 
 from exchanges.models import OrderRequest, OrderStatus, OrderType, Side
-from exchanges.paper import PaperExchange, PaperStateError
+from sim.paper import PaperExchange, PaperStateError
 from tests.conftest import ROOT
 from tests.tg import Rig, button
 
@@ -182,7 +182,7 @@ CHILD = """
 import asyncio, sys
 from decimal import Decimal as D
 from exchanges.models import OrderRequest, Side
-from exchanges.paper import PaperExchange
+from sim.paper import PaperExchange
 
 async def main():
     ex = PaperExchange(tick_interval_s=None, state_path=sys.argv[1])

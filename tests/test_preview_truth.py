@@ -9,7 +9,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.desk import Desk
+from desk.desk import Desk
 from exchanges.models import OrderRequest, Side, TimeInForce
 from tests.conftest import FakeClock
 from tests.harness import make_config, rig
@@ -112,7 +112,7 @@ async def test_refusals_write_money_with_separators(r):
 
 
 async def test_cancel_all_with_nothing_open_asks_nothing(r):
-    desk = Desk(r.risk, r.store, r.config, r.clock)
+    desk = Desk(r.risk, r.store, r.settings, r.clock)
     assert await desk.open_order_count(["paper"], None) == 0
     await r.orders.place(OrderRequest("paper", "ETH", Side.BUY, D("0.1"), D("3000")))
     assert await desk.open_order_count(["paper"], None) == 1

@@ -7,9 +7,9 @@ from decimal import Decimal as D
 import pytest
 
 from exchanges.models import OrderRequest, OrderStatus, Side
-from exchanges.paper import PaperExchange
 from risk.events import OrderAdopted, TradingState
 from risk.orders import OrderRefused
+from sim.paper import PaperExchange
 from tests.harness import paper, rig
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.services import PerVenue
+from desk.services import PerVenue
 from exchanges.models import Market, MarketKind, Side
 from handlers.parsing import UsageError, parse_order
 from handlers.render import esc, fmt_num, fmt_price, fmt_usd, split_message, table
@@ -67,8 +67,8 @@ def test_order_parsing_reads_every_option():
 
 
 def test_alert_backlogs_group_per_chat_and_kind_in_order():
-    from bot.notifier import Notifier
-    from bot.store import OutboxItem
+    from desk.notifier import Notifier
+    from store.db import OutboxItem
 
     def item(i: int, chat: str, kind: str = "reports", text: str = "x") -> OutboxItem:
         return OutboxItem(i, chat, kind, text, False, {}, 0, 0)
@@ -81,7 +81,7 @@ def test_alert_backlogs_group_per_chat_and_kind_in_order():
 
 
 def test_a_venue_that_cannot_be_read_gets_its_own_line_in_every_listing():
-    from bot.services import PerVenue
+    from desk.services import PerVenue
     from exchanges.models import AccountBalances, Order, OrderStatus
     from handlers.views import balances_view, orders_view, positions_view
 

@@ -21,8 +21,8 @@ import pytest
 from bot.cli import main
 from bot.config import ConfigError, load_config
 from bot.logsafe import MASK, install, register_secrets
-from bot.store import Store
 from exchanges.models import Order, OrderStatus, Side
+from store.db import Store
 from tests.conftest import ROOT
 from tests.tg import Rig, button
 

@@ -13,8 +13,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.store import MIGRATIONS, Confirmation, Store
 from exchanges.models import Fill, Order, OrderStatus, Side
+from store.db import MIGRATIONS, Confirmation, Store
 from tests.conftest import ROOT
 
 

@@ -101,7 +101,7 @@ async def test_a_first_order_the_bot_died_sending_is_told_when_it_filled(tmp_pat
     async with Rig(tmp_path, venue="hyperliquid", **ALERTS_ON) as rig:
         await rig.stop_bot()
         cid = new_client_id()
-        from bot.store import Store
+        from store.db import Store
 
         store = Store(str(tmp_path / "bot.db"))
         await store.open()

@@ -15,8 +15,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.desk import Outcome
-from bot.services import PerVenue, PnLPeriod, VenueStatus
+from desk.desk import Outcome
+from desk.services import PerVenue, PnLPeriod, VenueStatus
 from exchanges.models import (
     AccountBalances,
     Balance,

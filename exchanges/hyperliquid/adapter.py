@@ -7,24 +7,26 @@ the account or to an API (agent) wallet approved for it; queries always use the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from exchanges.aio import gather_reads, within
+from exchanges.aio import gather_reads
 from exchanges.base import Exchange
+from exchanges.common.breaker import CircuitBreaker, urgent, urgent_when
+from exchanges.common.feed import EventFeed
+from exchanges.common.nonce import NonceSource
 from exchanges.errors import ExchangeError, InvalidOrderError, InvalidSymbolError, OrderNotFoundError
 from exchanges.hyperliquid import parse
 from exchanges.hyperliquid.errors import is_nonce_error, map_error
-from exchanges.hyperliquid.feed import StreamFeed
+from exchanges.hyperliquid.feed import Channels, Prices
 from exchanges.hyperliquid.http import HyperliquidHttp
 from exchanges.hyperliquid.reads import Reads, orders_touched
-from exchanges.hyperliquid.signing import NonceSource, Signer
-from exchanges.hyperliquid.stream import StreamClient
+from exchanges.hyperliquid.signing import Signer
+from exchanges.hyperliquid.stream import stream_client
 from exchanges.models import (
     CANDLE_INTERVAL_MS,
     AccountBalances,
@@ -58,14 +60,15 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class HyperliquidExchange(StreamFeed, Exchange):
+class HyperliquidExchange(Exchange):
     name = VENUE
 
     def __init__(self, *, api_url: str, ws_url: str, account_address: str, secret_key: str, is_mainnet: bool,
                  vault_address: str | None = None, weight_per_minute: int = 1200, clock: Callable[[], int] = _now_ms,
                  stall_s: float = 30.0, ping_s: float = 50.0, default_slippage: Decimal = Decimal("0.05"),
-                 timeout_s: float = 10.0, probe_s: float = 2.0, down_poll_s: float = 5.0):
-        self.http = HyperliquidHttp(api_url, weight_per_minute=weight_per_minute, timeout_s=timeout_s)
+                 timeout_s: float = 10.0, probe_s: float = 2.0, down_poll_s: float = 5.0,
+                 breaker: CircuitBreaker | None = None):
+        self.http = HyperliquidHttp(api_url, weight_per_minute=weight_per_minute, timeout_s=timeout_s, breaker=breaker)
         self.ws_url = ws_url
         self.signer = Signer(secret_key)
         self.user = (vault_address or account_address).lower()
@@ -76,26 +79,22 @@ class HyperliquidExchange(StreamFeed, Exchange):
         self.default_slippage = default_slippage
         self._markets: dict[str, Market] = {}
         self._by_coin: dict[str, Market] = {}
-        self._mids: dict[str, Decimal] = {}
-        self._mids_ms = 0  # when they were last heard (a push or REST)
+        self.prices = Prices()
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._stream = StreamClient(ws_url, [
+        self.feed = EventFeed(VENUE, self._queue, clock, fills=self.fills, open_orders=self.open_orders,
+                              order_status=lambda symbol, oid: self.order_status(symbol, order_id=oid),
+                              on_lost=self._stream_lost)
+        self._stream = stream_client(ws_url, [
             {"type": "allMids"}, {"type": "orderUpdates", "user": self.user}, {"type": "userFills", "user": self.user},
             {"type": "userEvents", "user": self.user}, {"type": "userFundings", "user": self.user},
             {"type": "clearinghouseState", "user": self.user}, {"type": "spotState", "user": self.user},
             {"type": "openOrders", "user": self.user},
-        ], self._on_message, self._on_state, stall_s=stall_s, ping_s=ping_s, first_data_s=max(5.0, 2 * probe_s))
+        ], self._on_message, self.feed.on_state, stall_s=stall_s, ping_s=ping_s, first_data_s=max(5.0, 2 * probe_s))
         self.probe_s, self.down_poll_s = probe_s, down_poll_s
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._stream_task: asyncio.Task[None] | None = None
-        self._last_fill_ms = 0
-        self._seen_fills: set[str] = set()
-        self._was_down = False
-        self._open_seen: dict[str, str] = {}  # order id -> symbol
         # a push is trusted for a probe interval and a half after its feed spoke or a probe agreed
         self.reads = Reads(self.http.info, clock, self._stream.connected.is_set, trust_ms=int(probe_s * 1500))
-        # coin -> latest l2Book from the stream, parsed when first read (the venue sends one every block)
-        self._books: dict[str, dict[str, Any] | OrderBook] = {}
+        self.channels = Channels(self.feed, self.reads, self.prices, lambda: self._by_coin, info=self.http.info,
+                                 user=self.user, quiet_s=self._stream.quiet_s, probe_s=probe_s)
 
     def __repr__(self) -> str:
         return f"HyperliquidExchange({self.user}, {'mainnet' if self.is_mainnet else 'testnet'})"
@@ -103,21 +102,26 @@ class HyperliquidExchange(StreamFeed, Exchange):
     # ---- lifecycle ----
     async def connect(self) -> None:
         await self._load_markets()
-        if self._stream_task is None:
-            self._stream_task = asyncio.create_task(self._stream.run(), name="hyperliquid-stream")
-            self._keep(self._probe_loop())
-            with contextlib.suppress(TimeoutError):
-                await within(self._stream.connected.wait(), 10)
+        if self._stream.start(name="hyperliquid-stream"):
+            self.feed.keep(self.feed.watch(self._stream.connected.is_set, self.channels.probe_once,
+                                           self._stream.restart, probe_s=self.probe_s, down_poll_s=self.down_poll_s))
+            await self._stream.wait_connected(10)
 
     async def close(self) -> None:
-        await self.close_feed()
+        await self.feed.close()
         await self._stream.close()
-        if self._stream_task is not None:
-            self._stream_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._stream_task
-            self._stream_task = None
         await self.http.close()
+
+    async def _on_message(self, channel: str, data: Any) -> None:
+        await self.channels.on_message(channel, data)
+
+    def _stream_lost(self) -> None:
+        self.reads.stream_lost()
+        self.prices.clear()
+
+    async def events(self) -> AsyncIterator[Event]:  # type: ignore[override]
+        async for event in self.feed.events():
+            yield event
 
     async def _load_markets(self) -> None:
         meta, spot = await asyncio.gather(self.http.info({"type": "meta"}), self.http.info({"type": "spotMeta"}))
@@ -141,21 +145,21 @@ class HyperliquidExchange(StreamFeed, Exchange):
     def _mids_fresh(self) -> bool:
         # the venue sends allMids as prices move; mids unheard of (and unprobed) for a trust window are
         # checked over REST
-        return (bool(self._mids) and self._stream.connected.is_set()
-                and self.clock() - self._mids_ms <= self.reads.trust_ms)
+        return (bool(self.prices.mids) and self._stream.connected.is_set()
+                and self.clock() - self.prices.mids_ms <= self.reads.trust_ms)
 
     def reads_in_memory(self, symbol: str | None = None) -> bool:
         if not (self._mids_fresh() and self.reads.in_memory("clearinghouseState", "spotClearinghouseState")):
             return False
         m = self._markets.get(symbol) if symbol is not None else None
-        return symbol is None or (m is not None and m.native in self._books)
+        return symbol is None or (m is not None and m.native in self.prices.books)
 
     async def mids(self) -> dict[str, Decimal]:
         if self._mids_fresh():
-            return self._mids
+            return self.prices.mids
         raw = await self.http.info({"type": "allMids"})
-        self._mids, self._mids_ms = parse.parse_mids(raw, self._by_coin), self.clock()
-        return self._mids
+        self.prices.mids, self.prices.mids_ms = parse.parse_mids(raw, self._by_coin), self.clock()
+        return self.prices.mids
 
     async def ticker(self, symbol: str) -> Ticker:
         book = await self.order_book(symbol, 1)
@@ -169,13 +173,13 @@ class HyperliquidExchange(StreamFeed, Exchange):
 
     async def order_book(self, symbol: str, depth: int = 20) -> OrderBook:
         m = await self._market(symbol)
-        book = self._books.get(m.native) if self._mids_fresh() else None
+        book = self.prices.books.get(m.native) if self._mids_fresh() else None
         if isinstance(book, dict):
             try:
-                book = self._books[m.native] = parse.parse_book(book, symbol)
+                book = self.prices.books[m.native] = parse.parse_book(book, symbol)
             except (ValueError, ArithmeticError, LookupError, TypeError) as exc:  # garbled: ask over REST instead
                 log.warning("unreadable l2Book push for %s: %s", symbol, exc)
-                del self._books[m.native]
+                del self.prices.books[m.native]
                 book = None
         if book is None:
             await self._stream.subscribe({"type": "l2Book", "coin": m.native})  # keep it streaming from now on
@@ -206,17 +210,20 @@ class HyperliquidExchange(StreamFeed, Exchange):
 
     async def balances(self, *, fresh: bool = False) -> AccountBalances:
         spot_q = {"type": "spotClearinghouseState", "user": self.user}
-        ch, spot, mids = await gather_reads(
-            self._clearinghouse(fresh), self.reads.read("spotClearinghouseState", spot_q, 1000, fresh=fresh),
-            self.mids(), in_memory=not fresh and self.reads_in_memory())
+        with urgent_when(fresh):
+            ch, spot, mids = await gather_reads(
+                self._clearinghouse(fresh), self.reads.read("spotClearinghouseState", spot_q, 1000, fresh=fresh),
+                self.mids(), in_memory=not fresh and self.reads_in_memory())
         return parse.parse_balances(ch, spot, mids, ts_ms=self.clock())
 
     async def positions(self, *, fresh: bool = False) -> list[Position]:
-        return parse.parse_positions(await self._clearinghouse(fresh), self._by_coin)
+        with urgent_when(fresh):
+            return parse.parse_positions(await self._clearinghouse(fresh), self._by_coin)
 
     async def open_orders(self, *, fresh: bool = False) -> list[Order]:
-        raw = await self.reads.read("frontendOpenOrders", {"type": "frontendOpenOrders", "user": self.user}, 0,
-                                    fresh=fresh)
+        with urgent_when(fresh):
+            raw = await self.reads.read("frontendOpenOrders", {"type": "frontendOpenOrders", "user": self.user}, 0,
+                                        fresh=fresh)
         out = []
         for o in raw:
             out.append(parse.parse_order(o, self._by_coin))
@@ -317,6 +324,10 @@ class HyperliquidExchange(StreamFeed, Exchange):
     async def place(self, request: OrderRequest) -> Order:
         if not request.client_id:
             raise InvalidOrderError("a client id is required", venue=VENUE)
+        with urgent_when(request.reduce_only):  # a close is never held back by the breaker
+            return await self._place(request)
+
+    async def _place(self, request: OrderRequest) -> Order:
         m = await self._market(request.symbol)
         wires = [await self._wire(request, m)]
         grouping = "na"
@@ -332,7 +343,7 @@ class HyperliquidExchange(StreamFeed, Exchange):
 
     def _placed(self, req: OrderRequest, status: Any) -> Order:
         order = parse.order_from_status(req, status, self.clock())
-        self._track(order)
+        self.feed.track(order)
         return order
 
     async def cancel(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> None:
@@ -343,11 +354,16 @@ class HyperliquidExchange(StreamFeed, Exchange):
             action = {"type": "cancelByCloid", "cancels": [{"asset": m.asset_id, "cloid": client_id}]}
         else:
             raise OrderNotFoundError("give an order id or a client id", venue=VENUE)
-        status = (await self._act(action, cancel=True))["data"]["statuses"][0]
+        with urgent():
+            status = (await self._act(action, cancel=True))["data"]["statuses"][0]
         if status != "success":
             raise map_error(str(status.get("error", status)))
 
     async def cancel_all(self, symbol: str | None = None, *, fresh: bool = False) -> list[Order]:
+        with urgent():  # its read of the open orders too: a cancel is never held back by the breaker
+            return await self._cancel_all(symbol, fresh)
+
+    async def _cancel_all(self, symbol: str | None, fresh: bool) -> list[Order]:
         orders = [o for o in await self.open_orders(fresh=fresh) if symbol in (None, o.symbol) and o.order_id]
         if not orders:
             return []
@@ -384,6 +400,10 @@ class HyperliquidExchange(StreamFeed, Exchange):
 
     async def disarm_dead_man_switch(self) -> None:
         await self._act({"type": "scheduleCancel"}, cancel=True)
+
+    def circuit_status(self) -> str | None:
+        """The breaker's state for /status (None: closed)."""
+        return self.http.breaker.describe()
 
     async def rate_limit_status(self) -> str:
         used = await self.http.info({"type": "userRateLimit", "user": self.user})

@@ -1,9 +1,7 @@
-"""What the venue's stream says, turned into the bot's events (a part of HyperliquidExchange).
+"""Hyperliquid's channels, routed into the shared event feed (exchanges/common/feed.py) and reads.
 
-Fills are emitted once (snapshots that replay history are marked, so they are not told as new);
-order updates are passed on and the orders known to be open are tracked; the account-state feeds go
-to the reads; after a gap, fills, open orders and the final state of orders that closed meanwhile
-are fetched over REST, so nothing is missed.
+Order updates, fills, funding and liquidations become events; the account-state feeds go to the
+reads; prices and books are kept in `Prices` (parsed when read).
 
 A quiet feed is not trusted on its word: every `probe_s` the prices and account feeds that have
 said nothing for that long are checked against the venue over REST (weight 2 each). A probe that
@@ -13,30 +11,16 @@ position, a price the stream never told) restarts the stream, whose backfill the
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from exchanges.errors import ExchangeError, OrderNotFoundError
+from exchanges.common.feed import EventFeed
 from exchanges.hyperliquid import parse
-from exchanges.hyperliquid.http import HyperliquidHttp
 from exchanges.hyperliquid.reads import PUSHED, Reads, orders_reported
-from exchanges.hyperliquid.stream import StreamClient
-from exchanges.models import (
-    Event,
-    Fill,
-    FillEvent,
-    FundingEvent,
-    FundingPayment,
-    Market,
-    Order,
-    OrderBook,
-    OrderStatus,
-    OrderUpdate,
-    StreamStatus,
-)
+from exchanges.models import FundingEvent, FundingPayment, Market, OrderBook, OrderUpdate
 
 log = logging.getLogger(__name__)
 VENUE = parse.VENUE
@@ -57,118 +41,51 @@ _SAME = {"clearinghouseState": lambda a, b: _positions(a) == _positions(b),
          "spotClearinghouseState": lambda a, b: _spot(a) == _spot(b)}
 
 
-class StreamFeed:
-    clock: Callable[[], int]
-    reads: Reads
-    _stream: StreamClient
-    _queue: asyncio.Queue[Event]
-    _by_coin: dict[str, Market]
-    _books: dict[str, dict[str, Any] | OrderBook]
-    _mids: dict[str, Decimal]
-    _mids_ms: int
-    _last_fill_ms: int
-    _seen_fills: set[str]
-    _was_down: bool
-    _open_seen: dict[str, str]
-    probe_s: float
-    down_poll_s: float
-    _tasks: set[asyncio.Task[None]]
-    http: HyperliquidHttp
-    user: str
+@dataclass
+class Prices:
+    """Mids (symbol -> price) and books (coin -> the latest l2Book, parsed when first read)."""
 
-    if TYPE_CHECKING:
-        async def fills(self, since_ms: int) -> list[Fill]: ...
-        async def open_orders(self) -> list[Order]: ...
-        async def order_status(self, symbol: str, *, order_id: str | None = None,
-                               client_id: str | None = None) -> Order: ...
+    mids: dict[str, Decimal] = field(default_factory=dict)
+    mids_ms: int = 0  # when they were last heard (a push or REST)
+    books: dict[str, dict[str, Any] | OrderBook] = field(default_factory=dict)
 
-    # ---- stream ----
-    async def _on_state(self, up: bool, reason: str) -> None:
-        self._queue.put_nowait(StreamStatus(VENUE, up, self.clock(), reason))
-        if not up:
-            self.reads.stream_lost()
-            self._mids, self._books = {}, {}  # the snapshots after resubscribing replace them
-            self._was_down = True
-        elif self._was_down:
-            self._was_down = False
-            self._keep(self._backfill())
+    def clear(self) -> None:
+        self.mids, self.books = {}, {}  # the snapshots after resubscribing replace them
 
-    def _keep(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
-    # ---- probes of quiet feeds ----
-    async def _probe_loop(self) -> None:
-        """Probes while the stream is up; while it is down (or never came up), fills are fetched over
-        REST every down_poll_s, so a fill is stored and told without waiting for the stream."""
-        last_poll = 0.0
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.probe_s / 2)
-            if not self._stream.connected.is_set():
-                if loop.time() - last_poll >= self.down_poll_s:
-                    last_poll = loop.time()
-                    try:
-                        await self._fills_since_last()
-                    except ExchangeError as exc:
-                        log.info("fills over REST while the stream is down: %s", exc)
-                continue
-            try:
-                behind = await self.probe_once()
-            except ExchangeError as exc:  # the venue cannot be asked now: the pushes just stay untrusted
-                log.info("probe of the quiet stream failed: %s", exc)
-                continue
-            if behind:
-                await self._stream.restart(f"stalled: the {behind} feed fell behind the venue")
+class Channels:
+    def __init__(self, feed: EventFeed, reads: Reads, prices: Prices, by_coin: Callable[[], dict[str, Market]],
+                 *, info: Callable[[dict[str, Any]], Awaitable[Any]], user: str,
+                 quiet_s: Callable[[str], float | None], probe_s: float):
+        self.feed, self.reads, self.prices, self._by_coin = feed, reads, prices, by_coin
+        self._info, self.user, self._quiet_s, self.probe_s = info, user, quiet_s, probe_s
 
-    async def probe_once(self) -> str | None:
-        """Check every feed quiet for probe_s against REST. Returns the first feed found behind."""
-        quiet_ms = int(self.probe_s * 1000)
-        for feed, (key, _) in (("clearinghouseState", PUSHED["clearinghouseState"]),
-                               ("spotState", PUSHED["spotState"])):
-            quiet = self.reads.quiet_ms(key)
-            if quiet is not None and quiet >= quiet_ms:
-                if await self.reads.probe(key, {"type": key, "user": self.user}, _SAME[key]) is False:
-                    return feed
-        silent = self._stream.quiet_s("allMids")
-        if self._mids and (silent is None or silent * 1000 >= quiet_ms) and self.clock() - self._mids_ms >= quiet_ms:
-            asked = self.clock()
-            raw = await self.http.info({"type": "allMids"})
-            if self._mids_ms > asked:
-                return None  # a push arrived while we asked
-            mids = parse.parse_mids(raw, self._by_coin)
-            if mids != self._mids:
-                self._mids, self._mids_ms = mids, self.clock()
-                return "allMids"
-            self._mids_ms = self.clock()
-        return None
-
-    async def _on_message(self, channel: str, data: Any) -> None:
+    async def on_message(self, channel: str, data: Any) -> None:
+        by_coin = self._by_coin()
         if channel in PUSHED:
             self.reads.pushed(channel, data)
             return
         if channel in ("userFills", "user", "userFundings"):
             self.reads.changed()
         if channel == "l2Book":
-            m = self._by_coin.get(data.get("coin"))
+            m = by_coin.get(data.get("coin"))
             if m is not None:
-                self._books[m.native] = data
+                self.prices.books[m.native] = data
             return
         if channel == "allMids":
-            self._mids, self._mids_ms = parse.parse_mids(data["mids"], self._by_coin), self.clock()
+            self.prices.mids, self.prices.mids_ms = parse.parse_mids(data["mids"], by_coin), self.feed.clock()
         elif channel == "orderUpdates":
             self.reads.order_updates(orders_reported(data))
             for u in data:
-                order = parse.parse_order(u["order"], self._by_coin, VENUE, u["status"], u.get("statusTimestamp"))
-                self._track(order)
-                self._queue.put_nowait(OrderUpdate(order, order.updated_ms))
+                order = parse.parse_order(u["order"], by_coin, VENUE, u["status"], u.get("statusTimestamp"))
+                self.feed.track(order)
+                self.feed.emit(OrderUpdate(order, order.updated_ms))
         elif channel == "userFills":
             snapshot = bool(data.get("isSnapshot"))
             for raw in data.get("fills", []):
-                self._emit_fill(parse.parse_fill(raw, self._by_coin), snapshot)
-                if not snapshot and (liq := parse.parse_liquidation(raw, self._by_coin)) is not None:
-                    self._queue.put_nowait(liq)  # the fill names the market; the "user" summary does not
+                self.feed.emit_fill(parse.parse_fill(raw, by_coin), snapshot)
+                if not snapshot and (liq := parse.parse_liquidation(raw, by_coin)) is not None:
+                    self.feed.emit(liq)  # the fill names the market; the "user" summary does not
         elif channel == "user":
             if "liquidation" in data:
                 log.warning("liquidation on %s: %s", VENUE, data["liquidation"])
@@ -176,67 +93,32 @@ class StreamFeed:
             if data.get("isSnapshot"):
                 return
             for f in data.get("fundings", []):
-                m = self._by_coin.get(f["coin"])
-                self._queue.put_nowait(FundingEvent(FundingPayment(
+                m = by_coin.get(f["coin"])
+                self.feed.emit(FundingEvent(FundingPayment(
                     VENUE, m.symbol if m else f["coin"], Decimal(f["usdc"]), Decimal(f["fundingRate"]),
                     Decimal(f["szi"]), int(f["time"]))))
         else:
             log.debug("unhandled channel %s", channel)
 
-    def _emit_fill(self, fill: Fill, snapshot: bool) -> None:
-        if fill.fill_id in self._seen_fills:
-            return
-        self._seen_fills.add(fill.fill_id)
-        # a snapshot replays history; only what is newer than the last fill we saw live was missed
-        replay = snapshot and fill.ts_ms <= self._last_fill_ms
-        self._last_fill_ms = max(self._last_fill_ms, fill.ts_ms)
-        self._queue.put_nowait(FillEvent(fill, is_snapshot=replay or (snapshot and not self._last_fill_ms)))
-
-    def _track(self, order: Order) -> None:
-        """Orders known to be open on the venue: after a gap, those no longer open are looked up."""
-        if order.order_id is None:
-            return
-        if order.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
-            self._open_seen[order.order_id] = order.symbol
-        else:
-            self._open_seen.pop(order.order_id, None)
-
-    async def _fills_since_last(self) -> None:
-        for fill in await self.fills(max(0, self._last_fill_ms - 1)):
-            self._emit_fill(fill, snapshot=False)
-
-    async def _backfill(self) -> None:
-        """After a gap: fills since the last one seen, the state of every order still open, and the
-        final state of every order that was open before and is not any more (filled, cancelled by the
-        venue, ...), so no order is left looking open."""
-        try:
-            await self._fills_since_last()
-            still_open = await self.open_orders()
-            for order in still_open:
-                self._track(order)
-                self._queue.put_nowait(OrderUpdate(order, self.clock()))
-            gone = set(self._open_seen) - {o.order_id for o in still_open}
-            for oid in sorted(gone):
-                try:
-                    order = await self.order_status(self._open_seen[oid], order_id=oid)
-                except OrderNotFoundError:
-                    self._open_seen.pop(oid, None)
-                    continue
-                self._track(order)
-                self._queue.put_nowait(OrderUpdate(order, self.clock()))
-        except ExchangeError as exc:
-            log.warning("backfill after reconnect failed: %s", exc)
-
-    async def close_feed(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-
-    async def events(self) -> AsyncIterator[Event]:  # type: ignore[override]
-        while True:
-            yield await self._queue.get()
-
-    @property
-    def stream_connected(self) -> bool:
-        return self._stream.connected.is_set()
+    async def probe_once(self) -> str | None:
+        """Check every feed quiet for probe_s against REST. Returns the first feed found behind."""
+        quiet_ms = int(self.probe_s * 1000)
+        clock, prices = self.feed.clock, self.prices
+        for feed, (key, _) in (("clearinghouseState", PUSHED["clearinghouseState"]),
+                               ("spotState", PUSHED["spotState"])):
+            quiet = self.reads.quiet_ms(key)
+            if quiet is not None and quiet >= quiet_ms:
+                if await self.reads.probe(key, {"type": key, "user": self.user}, _SAME[key]) is False:
+                    return feed
+        silent = self._quiet_s("allMids")
+        if prices.mids and (silent is None or silent * 1000 >= quiet_ms) and clock() - prices.mids_ms >= quiet_ms:
+            asked = clock()
+            raw = await self._info({"type": "allMids"})
+            if prices.mids_ms > asked:
+                return None  # a push arrived while we asked
+            mids = parse.parse_mids(raw, self._by_coin())
+            if mids != prices.mids:
+                prices.mids, prices.mids_ms = mids, clock()
+                return "allMids"
+            prices.mids_ms = clock()
+        return None

@@ -8,8 +8,6 @@ are reproduced bit for bit (tests/test_hl_signing.py).
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import coincurve
@@ -71,19 +69,3 @@ def recover(digest: bytes, signature: dict[str, Any]) -> str:
     sig = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v - 27])
     pub = coincurve.PublicKey.from_signature_and_message(sig, digest, hasher=None).format(compressed=False)[1:]
     return "0x" + keccak(pub)[-20:].hex()
-
-
-class NonceSource:
-    """Strictly increasing millisecond nonces per signer, even when many orders go out at once."""
-
-    def __init__(self, clock_ms: Any = None):
-        self._clock = clock_ms or (lambda: time.time_ns() // 1_000_000)
-        self._last = 0
-        self._lock = threading.Lock()  # signing may run in worker threads under load
-
-    def next(self) -> int:
-        with self._lock:
-            self._last = max(self._clock(), self._last + 1)
-            return self._last
-
-

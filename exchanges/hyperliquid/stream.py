@@ -1,145 +1,32 @@
-"""WebSocket transport only: connect, subscribe, ping, detect stalls, reconnect with backoff.
+"""Hyperliquid's WebSocket frames and channels, on the shared transport (exchanges/common/ws.py).
 
-Messages are handed to `on_message(channel, data)`; connection changes to `on_state(up, reason)`.
-The stream counts as up only once data arrives after subscribing (the venue sends every
-subscription's snapshot at once): a socket that connects and then says nothing is not "connected".
-A stall is no data for `stall_s` while subscribed: pongs keep the socket up but do not count, so a
-feed that goes silent while still answering pings is caught and reconnected. The adapter's probes
-can also call `restart()` when a quiet feed turns out to be behind the venue. The time of the last
-message of each channel is kept, so a reader can tell a live subscription from a quiet socket.
+`{"method": "subscribe", "subscription": {...}}` subscribes, `{"method": "ping"}` pings; every data
+message is `{"channel": ..., "data": ...}`. `pong` and `subscriptionResponse` are control traffic.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import random
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import websockets
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from exchanges.common.ws import OnMessage, OnState, WsClient
 
-from exchanges.aio import within
-
-log = logging.getLogger(__name__)
-OnMessage = Callable[[str, Any], Awaitable[None]]
-OnState = Callable[[bool, str], Awaitable[None]]
+CONTROL = frozenset({"pong", "subscriptionResponse"})
 
 
-class StreamClient:
-    def __init__(self, url: str, subscriptions: list[dict[str, Any]], on_message: OnMessage, on_state: OnState,
-                 *, ping_s: float = 50.0, stall_s: float = 60.0, max_backoff_s: float = 30.0,
-                 first_data_s: float = 10.0):
-        self.url = url
-        self.subscriptions = subscriptions
-        self.on_message, self.on_state = on_message, on_state
-        self.ping_s, self.stall_s, self.max_backoff_s = ping_s, stall_s, max_backoff_s
-        self.first_data_s = first_data_s
-        self.connected = asyncio.Event()  # data is flowing (not merely a TCP connection)
-        self.last_data = 0.0  # monotonic time of the last data message
-        self.last_by_channel: dict[str, float] = {}  # channel -> monotonic time of its last message
-        self.reconnects = 0
-        self.state = "connecting"  # connecting | subscribed, waiting for data | up | down: <why>
-        self._ws: Any = None
-        self._stop = False
-        self._restart_reason: str | None = None
+class HyperliquidFrames:
+    ping_frame = '{"method":"ping"}'
 
-    async def run(self) -> None:
-        backoff = 0.25
-        while not self._stop:
-            reason = "closed"
-            try:
-                async with websockets.connect(self.url, ping_interval=None, max_size=2**24,
-                                              open_timeout=10) as ws:
-                    self._ws = ws
-                    self._restart_reason = None
-                    for sub in self.subscriptions:
-                        await ws.send(json.dumps({"method": "subscribe", "subscription": sub}))
-                    self.state = "subscribed, waiting for data"
-                    reason = await self._read(ws)
-                    if self.connected.is_set():
-                        backoff = 0.25  # it delivered: the next reconnect starts fast again
-            except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, InvalidURI) as exc:
-                reason = self._restart_reason or f"{type(exc).__name__}: {exc}"
-            finally:
-                self._ws = None
-            self.state = f"down: {reason}"
-            if self.connected.is_set():
-                self.connected.clear()
-                self.last_by_channel.clear()
-                await self.on_state(False, reason)
-            if self._stop:
-                return
-            self.reconnects += 1
-            delay = backoff * (1 + random.random() / 4)
-            log.info("stream %s down (%s); reconnecting in %.2fs", self.url, reason, delay)
-            await asyncio.sleep(delay)
-            backoff = min(backoff * 2, self.max_backoff_s)
+    def subscribe_frame(self, sub: dict[str, Any]) -> str:
+        return json.dumps({"method": "subscribe", "subscription": sub})
 
-    async def _read(self, ws: Any) -> str:
-        opened = time.monotonic()
-        next_ping = opened + self.ping_s
-        while True:
-            now = time.monotonic()
-            if self._restart_reason is not None:
-                return self._restart_reason
-            if not self.connected.is_set() and now - opened > self.first_data_s:
-                return f"stalled: subscribed, but no data for {self.first_data_s:g}s"
-            if self.connected.is_set() and now - self.last_data > self.stall_s:
-                return f"stalled: no data for {self.stall_s:g}s"
-            if now >= next_ping:
-                await ws.send('{"method":"ping"}')
-                next_ping = now + self.ping_s
-            limit = self.last_data + self.stall_s if self.connected.is_set() else opened + self.first_data_s
-            try:
-                raw = await within(ws.recv(), max(0.01, min(next_ping, limit) - now))
-            except TimeoutError:
-                continue
-            try:
-                msg = json.loads(raw)
-            except ValueError:
-                continue  # "Websocket connection established." and other plain text
-            if not isinstance(msg, dict):
-                continue
-            channel = str(msg.get("channel"))
-            if channel in ("pong", "subscriptionResponse"):
-                continue
-            self.last_data = self.last_by_channel[channel] = time.monotonic()
-            if not self.connected.is_set():
-                self.connected.set()
-                self.state = "up"
-                await self.on_state(True, "connected" if not self.reconnects else "reconnected")
-            try:
-                await self.on_message(channel, msg.get("data"))
-            except Exception:  # a message we cannot handle must not take the stream down
-                log.exception("failed to handle %s message", channel)
+    def route(self, msg: Any) -> tuple[str, Any] | None:
+        if not isinstance(msg, dict):
+            return None
+        channel = str(msg.get("channel"))
+        return None if channel in CONTROL else (channel, msg.get("data"))
 
-    def quiet_s(self, channel: str) -> float | None:
-        """Seconds since the channel's last message on this connection (None: none yet)."""
-        last = self.last_by_channel.get(channel)
-        return None if last is None else time.monotonic() - last
 
-    async def restart(self, reason: str) -> None:
-        """Drop the connection (a probe found the feed behind the venue); run() reconnects and the
-        adapter backfills what was missed."""
-        if self._ws is None or self._restart_reason is not None:
-            return
-        self._restart_reason = reason
-        log.warning("stream %s: %s; reconnecting", self.url, reason)
-        await self._ws.close()
-
-    async def subscribe(self, sub: dict[str, Any]) -> None:
-        """Add a subscription now (if connected) and after every reconnect."""
-        if sub in self.subscriptions:
-            return
-        self.subscriptions.append(sub)
-        if self._ws is not None:
-            await self._ws.send(json.dumps({"method": "subscribe", "subscription": sub}))
-
-    async def close(self) -> None:
-        self._stop = True
-        if self._ws is not None:
-            await self._ws.close()
+def stream_client(url: str, subscriptions: list[dict[str, Any]], on_message: OnMessage, on_state: OnState,
+                  **kw: Any) -> WsClient:
+    return WsClient(url, subscriptions, HyperliquidFrames(), on_message, on_state, **kw)

@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from bot.files import private_sqlite
-from bot.store_rows import (
+from exchanges.models import CashFlow, Fill, Order, OrderStatus
+from store.files import private_sqlite
+from store.rows import (
     INSERT_CASH_FLOW,
     INSERT_FILL,
     INSERT_ORDER,
@@ -39,7 +40,6 @@ from bot.store_rows import (
     order_row,
     use_token,
 )
-from exchanges.models import CashFlow, Fill, Order, OrderStatus
 
 __all__ = ["MIGRATIONS", "Confirmation", "OutboxItem", "Store", "TokenRefused"]
 log = logging.getLogger(__name__)

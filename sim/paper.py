@@ -424,23 +424,6 @@ class PaperExchange(Exchange):
         self.save_state()
         return out
 
-    async def modify(self, order_id: str, symbol: str, *, price: Decimal | None, size: Decimal | None) -> Order:
-        await self._gate()
-        old = self.engine.find(self.account, oid=_oid(order_id))
-        if old is None:
-            raise OrderNotFoundError(f"order {order_id} not found", venue=self.name)
-        req = OrderRequest(
-            exchange=self.name, symbol=old.symbol, side=old.side, size=size if size is not None else old.remaining,
-            price=price if price is not None else old.price, tif=old.tif, reduce_only=old.reduce_only,
-            client_id=old.cloid,
-        )
-        try:
-            return order_from_sim(self.engine.modify(self.account, req, oid=old.oid), self.name)
-        except Reject as exc:
-            raise map_reject(exc, self.name) from None
-        finally:
-            self.save_state()
-
     async def set_leverage(self, symbol: str, leverage: int, *, cross: bool = True) -> None:
         await self._gate()
         try:

@@ -14,8 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.store import OutboxItem, Store
 from exchanges.aio import within
+from store.db import OutboxItem, Store
 
 log = logging.getLogger(__name__)
 KINDS = ("fills", "orders", "risk", "streams", "reports")

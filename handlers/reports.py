@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from bot.services import Services, app_version
+from desk.services import Services, app_version
 from exchanges.models import Market
 from handlers.render import esc, fmt_usd
 from handlers.views import balances_view, pnl_view, positions_view

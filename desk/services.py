@@ -14,15 +14,15 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from bot.config_schema import Config
-from bot.store import Store
+from desk.settings import DeskSettings
 from exchanges.aio import within
 from exchanges.errors import ExchangeError, InvalidSymbolError
 from exchanges.models import AccountBalances, FundingRate, Market, Order, Position, Ticker
 from risk.service import Risk
+from store.db import Store
 
 if TYPE_CHECKING:
-    from bot.charts import EquityData  # matplotlib loads only when a chart is drawn
+    from desk.charts import EquityData  # matplotlib loads only when a chart is drawn
 
 T = TypeVar("T")
 ZERO = Decimal(0)
@@ -58,6 +58,7 @@ class VenueStatus:
     error: str | None
     headroom: str | None = None
     stream_why: str | None = None  # why the stream is down (a stall, a close), as it reported
+    circuit: str | None = None  # the venue's circuit breaker when not closed ("circuit open: ...")
 
 
 def app_version() -> str:
@@ -68,8 +69,8 @@ def app_version() -> str:
 
 
 class Services:
-    def __init__(self, risk: Risk, store: Store, config: Config, clock: Callable[[], int]):
-        self.risk, self.store, self.config, self.clock = risk, store, config, clock
+    def __init__(self, risk: Risk, store: Store, settings: DeskSettings, clock: Callable[[], int]):
+        self.risk, self.store, self.settings, self.clock = risk, store, settings, clock
         self.started_ms = clock()
 
     @property
@@ -158,19 +159,19 @@ class Services:
             connected, last = self.risk.sync.streams.get(v, (None, None))
             age = (now - last) / 1000 if last else None
             headroom = None
-            limits = getattr(ex, "rate_limit_status", None)
-            if limits is not None and error is None:
+            if error is None:
                 try:
-                    headroom = await within(limits(), 10)
+                    headroom = await within(ex.rate_limit_status(), 10)
                 except (ExchangeError, OSError, TimeoutError) as exc:
                     headroom = f"unknown ({exc})"
             why = self.risk.sync.stream_why.get(v) if connected is False else None
-            out.append(VenueStatus(v, connected, rest_ms, age, error, headroom, why))
+            circuit = getattr(ex, "circuit_status", lambda: None)()
+            out.append(VenueStatus(v, connected, rest_ms, age, error, headroom, why, circuit))
         return out
 
     async def equity_chart(self, days: int) -> bytes:
         """PNG: total equity over the last `days`, above realized PnL and fees per period."""
-        from bot.charts import equity_chart
+        from desk.charts import equity_chart
 
         return await asyncio.to_thread(equity_chart, await self.equity_chart_data(days))
 
@@ -181,7 +182,7 @@ class Services:
         """What the equity chart draws: the total where every venue has a value, ending at the live equity
         (snapshots are a minute apart), and realized PnL and fees per loss-limit day (shorter periods while
         the history is short)."""
-        from bot.charts import EquityData, bar_period_ms, equity_totals, floor_ms, pnl_bars, thin
+        from desk.charts import EquityData, bar_period_ms, equity_totals, floor_ms, pnl_bars, thin
 
         now, pnl = self.clock(), self.risk.pnl
         since = now - days * DAY_MS
@@ -190,6 +191,6 @@ class Services:
         fills = await self.store.fills_since(since)
         first = min([t for t, _ in series[:1]] + [f.ts_ms for f in fills[:1]], default=now)
         period = bar_period_ms(now - first)
-        zone = ZoneInfo(self.config.timezone)
+        zone = ZoneInfo(self.settings.timezone)
         bars = pnl_bars(fills, pnl.day_start_ms if period == DAY_MS else lambda ts: floor_ms(ts, period, zone))
-        return EquityData(thin(series), bars, period, f"Equity, last {days} days", self.config.timezone, now, since)
+        return EquityData(thin(series), bars, period, f"Equity, last {days} days", self.settings.timezone, now, since)

@@ -211,3 +211,23 @@ NOT_SENT = "\nNothing was sent to the venue; send the command\nagain if you stil
 def resolved_text(n: OrderResolved, m: Market | None, what: str) -> str:
     """An order whose outcome was unknown, settled: the result edited into its preview."""
     return order_result_view(n.order, m, what) + (NOT_SENT if n.how == NOT_ON_VENUE else "")
+
+
+# ---- the scheduled watches' texts (bot/jobs.py) ----
+def heartbeat_text(state: str) -> str:
+    return f"💓 tradebot is alive · trading {esc(state)}"
+
+
+def liquidation_near_text(symbol: str, venue: str, m: Market | None, distance_pct: Decimal, mark: Decimal,
+                          liquidation: Decimal) -> str:
+    return (f"🚨 <b>{esc(symbol)} is {esc(fmt_num(distance_pct, 2))}% from liquidation</b> on {esc(venue)}:"
+            f" mark {esc(fmt_price(m, mark))}, liquidation {esc(fmt_price(m, liquidation))}")
+
+
+def margin_high_text(venue: str, used_pct: Decimal, warn_pct: Decimal) -> str:
+    return (f"🚨 <b>Margin usage {esc(fmt_num(used_pct, 1))}%</b> on {esc(venue)}"
+            f" (warning at {esc(fmt_num(warn_pct))}%): little room before liquidation.")
+
+
+def stream_silent_text(venue: str, minutes: int) -> str:
+    return f"🔕 No events from {esc(venue)} for {minutes} min; the stream may be stalled."

@@ -16,15 +16,15 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from bot.config_schema import Config
-from bot.store import Confirmation, Store, TokenRefused
+from desk.numbers import fmt_pct, fmt_usd
+from desk.settings import DeskSettings
 from exchanges.errors import OrderNotFoundError
 from exchanges.models import Order, OrderRequest, OrderStatus, OrderType, Position, Side, TimeInForce
 from exchanges.precision import to_wire
-from handlers.render import fmt_pct, fmt_usd
 from risk.limits import LossStatus
 from risk.orders import OrderRefused, Preview
 from risk.service import Risk
+from store.db import Confirmation, Store, TokenRefused
 
 ZERO = Decimal(0)
 TRIGGERS = {"tp": (OrderType.TAKE_PROFIT, "take profit"), "sl": (OrderType.STOP, "stop loss")}
@@ -84,8 +84,8 @@ class Outcome:
 
 
 class Desk:
-    def __init__(self, risk: Risk, store: Store, config: Config, clock: Callable[[], int], ttl_s: int = 60):
-        self.risk, self.store, self.config, self.clock = risk, store, config, clock
+    def __init__(self, risk: Risk, store: Store, settings: DeskSettings, clock: Callable[[], int], ttl_s: int = 60):
+        self.risk, self.store, self.settings, self.clock = risk, store, settings, clock
         self.ttl_ms = ttl_s * 1000
         self._issued: dict[str, Confirmation] = {}  # live tokens, so a press needs no database read
         self._taken: set[str] = set()  # pressed here: a second press is refused at once
@@ -101,8 +101,8 @@ class Desk:
             return name
         if len(self.venues) == 1:
             return self.venues[0]
-        if self.config.trading.default_exchange:
-            return self.config.trading.default_exchange
+        if self.settings.default_exchange:
+            return self.settings.default_exchange
         raise DeskError(f"say which exchange: {' or '.join(self.venues)} (e.g. /buy {self.venues[0]} BTC 0.01),"
                         " or set trading.default_exchange")
 
@@ -250,7 +250,7 @@ class Desk:
         req = request_from_dict(c.payload["request"])
         quoted = Decimal(c.payload["est_price"])
         pv = await self.risk.orders.preview(req)
-        bound = req.slippage if req.slippage is not None else self.config.trading.default_slippage
+        bound = req.slippage if req.slippage is not None else self.settings.default_slippage
         if quoted > 0 and pv.est_price > 0 and abs(pv.est_price - quoted) / quoted > bound:
             refused = await self._use(c)
             if refused is not None:

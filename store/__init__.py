@@ -1,0 +1,1 @@
+"""SQLite: orders, fills, equity, confirmations, outbox, audit. Imports exchanges only."""
