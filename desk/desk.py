@@ -21,7 +21,7 @@ from desk.settings import DeskSettings
 from exchanges.errors import OrderNotFoundError
 from exchanges.models import Order, OrderRequest, OrderStatus, OrderType, Position, Side, TimeInForce
 from exchanges.precision import to_wire
-from risk.limits import LossStatus
+from risk.limits import LossStatus, price_text
 from risk.orders import OrderRefused, Preview
 from risk.service import Risk
 from store.db import Confirmation, Store, TokenRefused
@@ -41,10 +41,6 @@ def still_breached(loss: LossStatus, state: str) -> str:
     else:
         what = "Equity or the venues' cash flows have been unknown for too long"
     return f"⚠️ Not resumed. {what}. Trading stays {state}: only closes and cancels are accepted."
-
-
-def _px(price: Decimal) -> str:
-    return f"{Decimal(to_wire(price)):,f}"
 
 
 class DeskError(ValueError):
@@ -117,16 +113,22 @@ class Desk:
         self._issued[token] = c
         return token
 
-    async def quote_order(self, user_id: int, chat_id: int, req: OrderRequest, description: str) -> Quote:
+    async def quote_order(self, user_id: int, chat_id: int, req: OrderRequest, description: str,
+                          extra: dict[str, Any] | None = None) -> Quote:
+        """`extra`: more for Confirm to act on (the trigger orders a new TP/SL replaces)."""
         pv = await self.risk.orders.preview(req)
         if not pv.ok:
             return Quote(pv, None, description)
-        payload = {"request": request_to_dict(pv.request), "est_price": str(pv.est_price), "what": description}
+        payload = {"request": request_to_dict(pv.request), "est_price": str(pv.est_price), "what": description,
+                   **(extra or {})}
         return Quote(pv, await self._token(user_id, chat_id, "order", payload), description)
 
+    async def _position(self, venue: str, symbol: str) -> Position | None:
+        return next((p for p in await self.risk.orders.venue(venue).positions() if p.symbol == symbol and p.size != 0),
+                    None)
+
     async def quote_close(self, user_id: int, chat_id: int, venue: str, symbol: str, percent: Decimal) -> Quote:
-        positions = await self.risk.orders.venue(venue).positions()
-        pos = next((p for p in positions if p.symbol == symbol and p.size != 0), None)
+        pos = await self._position(venue, symbol)
         if pos is None:
             raise DeskError(f"no open {symbol} position on {venue}")
         req = self.risk.orders.close_request(pos, percent / 100)
@@ -138,13 +140,12 @@ class Desk:
     async def triggers(self, venue: str, symbol: str, kind: str) -> tuple[Position, list[Order]]:
         """The open position on a market and its take profit (kind "tp") or stop loss ("sl") orders."""
         order_type, name = TRIGGERS[kind]
-        ex = self.risk.orders.venue(venue)
-        pos = next((p for p in await ex.positions() if p.symbol == symbol and p.size != 0), None)
+        pos = await self._position(venue, symbol)
         if pos is None:
             raise DeskError(f"no open {symbol} position on {venue}: a {name} needs one (tp= and sl= attach one"
                             " to a new order)")
-        orders = [o for o in await ex.open_orders() if o.symbol == symbol and o.order_type is order_type
-                  and o.trigger_price is not None]
+        orders = [o for o in await self.risk.orders.venue(venue).open_orders()
+                  if o.symbol == symbol and o.order_type is order_type and o.trigger_price is not None]
         return pos, orders
 
     async def quote_trigger(self, user_id: int, chat_id: int, venue: str, symbol: str, kind: str,
@@ -155,14 +156,11 @@ class Desk:
         order_type, name = TRIGGERS[kind]
         req = OrderRequest(venue, symbol, Side.SELL if pos.size > 0 else Side.BUY, abs(pos.size), None, order_type,
                            reduce_only=True, trigger_price=price)
-        pv = await self.risk.orders.preview(req)
-        moved = f" (replaces {', '.join(_px(o.trigger_price or ZERO) for o in old)})" if old else ""
-        what = f"{name} at {_px(price)} for the {symbol} {'long' if pos.size > 0 else 'short'}{moved}"
-        if not pv.ok:
-            return Quote(pv, None, what)
-        payload = {"request": request_to_dict(pv.request), "est_price": "0", "what": what,
-                   "replaces": [o.order_id for o in old if o.order_id]}
-        return Quote(pv, await self._token(user_id, chat_id, "order", payload), what)
+        moved = f" (replaces {', '.join(price_text(o.trigger_price or ZERO) for o in old)})" if old else ""
+        what = f"{name} at {price_text(price)} for the {symbol} {'long' if pos.size > 0 else 'short'}{moved}"
+        # a trigger's estimate is its own price: Confirm never re-quotes it
+        return await self.quote_order(user_id, chat_id, req, what,
+                                      {"replaces": [o.order_id for o in old if o.order_id]})
 
     async def open_order_count(self, venues: list[str], symbol: str | None) -> int:
         """Open orders on these venues (of one market, or all): a cancel with nothing to cancel asks nothing."""

@@ -104,7 +104,7 @@ def _usd(v: Decimal) -> str:
     return f"${v.quantize(Decimal('0.01')):,.2f}"
 
 
-def _px(v: Decimal) -> str:
+def price_text(v: Decimal) -> str:
     """A price as the trader typed it or the venue shows it, with separators (refusals are read on a phone)."""
     return f"{Decimal(to_wire(v)):,f}"
 
@@ -197,9 +197,9 @@ def check_price_band(c: CheckContext) -> Refusal | None:
         return None
     through = (c.request.price - c.mark) * c.request.side.sign / c.mark * 100
     if through > c.limits.price_band_percent:
-        return Refusal("PRICE_BAND", f"Limit {_px(c.request.price)} is {through:.2f}% through mark {_px(c.mark)}"
-                                     f" (band {to_wire(c.limits.price_band_percent)}%): it would fill at once"
-                                     " at that price.")
+        return Refusal("PRICE_BAND", f"Limit {price_text(c.request.price)} is {through:.2f}% through mark"
+                                     f" {price_text(c.mark)} (band {to_wire(c.limits.price_band_percent)}%):"
+                                     " it would fill at once at that price.")
     return None
 
 
@@ -213,9 +213,9 @@ def _attached(c: CheckContext, price: Decimal | None, favour: int, code: str, na
     refs = [c.price] + ([c.mark] if r.price is None and c.mark > 0 else [])
     if all((price - ref) * r.side.sign * favour > 0 for ref in refs):
         return None
-    where = f"entry {_px(c.price)}" + (f" (mark {_px(c.mark)})" if len(refs) > 1 else "")
+    where = f"entry {price_text(c.price)}" + (f" (mark {price_text(c.mark)})" if len(refs) > 1 else "")
     rule = "above" if r.side.sign * favour > 0 else "below"
-    return Refusal(code, f"{name} {_px(price)} is not {rule} the {where}: on a {r.side.value} it goes {rule}"
+    return Refusal(code, f"{name} {price_text(price)} is not {rule} the {where}: on a {r.side.value} it goes {rule}"
                          " the entry, or it fires at once.")
 
 
@@ -237,12 +237,12 @@ def check_trigger(c: CheckContext) -> Refusal | None:
     beyond = (r.trigger_price - c.mark) * r.side.sign
     if r.order_type is OrderType.TAKE_PROFIT and beyond >= 0:
         rule = "above" if r.side.sign < 0 else "below"
-        return Refusal("TP_SIDE", f"Take profit {_px(r.trigger_price)} is not {rule} the mark {_px(c.mark)}:"
-                                  " it would fire at once.")
+        return Refusal("TP_SIDE", f"Take profit {price_text(r.trigger_price)} is not {rule} the mark"
+                                  f" {price_text(c.mark)}: it would fire at once.")
     if r.order_type is OrderType.STOP and beyond <= 0:
         rule = "below" if r.side.sign < 0 else "above"
-        return Refusal("SL_SIDE", f"Stop loss {_px(r.trigger_price)} is not {rule} the mark {_px(c.mark)}:"
-                                  " it would fire at once.")
+        return Refusal("SL_SIDE", f"Stop loss {price_text(r.trigger_price)} is not {rule} the mark"
+                                  f" {price_text(c.mark)}: it would fire at once.")
     return None
 
 
