@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
+from typing import Any
 
 from desk.notifier import REPLIES, Notifier
 from exchanges.aio import within
@@ -82,15 +83,15 @@ class AlertRouter:
         self._adopt_timer: dict[str, asyncio.TimerHandle] = {}
         self._stream_down: dict[str, asyncio.TimerHandle] = {}
         self._stream_alerted: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._flushing: set[tuple[str, str]] = set()
         self._closing = False
         risk.bus.subscribe(self.on_notice)
         risk.sync.listeners.append(self.on_event)
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -311,14 +312,14 @@ class AlertRouter:
         buttons = FLATTEN_CHOICE if report.flatten == "ask" and report.kept_positions else []
         key = f"kill:{report.kill_id}"
         reply_chat, _, reply_msg = (report.reply_to or "").partition(":")
-        edit = {"edit_of": key} if report.follow_up else {}
-        dedupe = f"{key}:final" if edit else key
+        edit_of = key if report.follow_up else None
+        dedupe = f"{key}:final" if edit_of else key
         if reply_chat:
             await self.n.alert(REPLIES, text, chats=[reply_chat], buttons=buttons, dedupe_key=dedupe,
-                               edit_message=int(reply_msg) if reply_msg and not edit else None, **edit)
+                               edit_message=int(reply_msg) if reply_msg and not edit_of else None, edit_of=edit_of)
         others = [c for c in self.n.chats if c != reply_chat]
         if others:
-            await self.n.alert("risk", text, chats=others, buttons=buttons, dedupe_key=dedupe, **edit)
+            await self.n.alert("risk", text, chats=others, buttons=buttons, dedupe_key=dedupe, edit_of=edit_of)
 
     async def _order_resolved(self, n: OrderResolved) -> None:
         """An order whose fate was unknown (a lost answer, a restart) is settled: say so where its preview

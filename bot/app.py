@@ -95,8 +95,11 @@ class App:
             log.info("Telegram is off (no telegram.bot_token)")
         names = list(self.exchanges)
         # a venue still unreachable after a few seconds (a 429 storm, an outage) is said to be awaited
-        notice = asyncio.get_running_loop().call_later(
-            STARTUP_NOTICE_S, lambda: [self.risk.announce_waiting(n, "still connecting") for n in names])
+        def waiting() -> None:
+            for n in names:
+                self.risk.announce_waiting(n, "still connecting")
+
+        notice = asyncio.get_running_loop().call_later(STARTUP_NOTICE_S, waiting)
         try:
             results = await asyncio.gather(*(self.exchanges[n].connect() for n in names), return_exceptions=True)
         finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_core import ErrorDetails
 
 from bot.config_schema import SECRET_FIELDS, Config
 from bot.logsafe import register_secrets
@@ -86,7 +87,7 @@ def _model_at(path: tuple[str | int, ...]) -> type[BaseModel] | None:
     return model
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: ErrorDetails) -> str:
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
     where = _dotted(loc)
     if err["type"] == "extra_forbidden":

@@ -82,8 +82,12 @@ class _Exchanges(Strict):
 
 
 # `exchanges`: one section per registered venue, so a venue added to the registry is configurable at once
-ExchangesConfig = create_model(
-    "ExchangesConfig", __base__=_Exchanges, **{v.name: (v.section, v.section()) for v in VENUES})  # type: ignore[call-overload]
+if TYPE_CHECKING:
+    class ExchangesConfig(_Exchanges):
+        def __getattr__(self, name: str) -> Any: ...  # the sections exist at run time, made from the registry
+else:
+    ExchangesConfig = create_model(
+        "ExchangesConfig", __base__=_Exchanges, **{v.name: (v.section, v.section()) for v in VENUES})
 if TYPE_CHECKING:
     VenueName = str
 else:
@@ -189,7 +193,7 @@ class KillConfig(Strict):
 
 class Config(Strict):
     telegram: TelegramConfig = TelegramConfig()
-    exchanges: ExchangesConfig  # type: ignore[valid-type]
+    exchanges: ExchangesConfig
     trading: TradingConfig = TradingConfig()
     risk: RiskConfig = RiskConfig()
     storage: StorageConfig = StorageConfig()

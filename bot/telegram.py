@@ -13,11 +13,11 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
-from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults
+from telegram.ext import AIORateLimiter, Application, Defaults
 
 from bot.jobs import Jobs
 from desk.notifier import RetryLater
-from handlers.common import BotServices
+from handlers.common import CONTEXT_TYPES, BotServices, Ctx
 from handlers.registry import bot_commands, register
 from store.db import OutboxItem
 
@@ -32,13 +32,13 @@ class TelegramFrontend:
         self.services = services
         self.jobs = jobs
         self.poll_timeout_s = poll_timeout_s
-        self.app: Application = (  # type: ignore[type-arg]
-            Application.builder().token(token).base_url(base_url)
+        self.app = (
+            Application.builder().token(token).base_url(base_url).context_types(CONTEXT_TYPES)
             .rate_limiter(AIORateLimiter(max_retries=max_retries))
             .defaults(Defaults(parse_mode=ParseMode.HTML))
             .build()
         )
-        self.app.bot_data["svc"] = services
+        self.app.bot_data.services = services
         register(self.app)
         self.jobs_interval_s = 10.0
         self._task: asyncio.Task[None] | None = None
@@ -76,7 +76,7 @@ class TelegramFrontend:
         if self.jobs is not None and self.app.job_queue is not None:
             jobs = self.jobs
 
-            async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
+            async def tick(_: Ctx) -> None:
                 await jobs.tick()
 
             # one tick at a time: a slow one is never overlapped by the next

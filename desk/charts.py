@@ -130,7 +130,7 @@ class Plain(Formatter):
         self.places, self.prefix = places, prefix
         self._auto = 0
 
-    def set_locs(self, locs: Sequence[float]) -> None:
+    def set_locs(self, locs: list[float]) -> None:
         super().set_locs(locs)
         self._auto = _places_for(list(locs))
         if self.prefix == "$" and self._auto:

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from desk.numbers import fmt_pct, fmt_usd
@@ -22,9 +23,10 @@ from exchanges.errors import OrderNotFoundError
 from exchanges.models import Order, OrderRequest, OrderStatus, OrderType, Position, Side, TimeInForce
 from exchanges.precision import to_wire
 from risk.limits import LossStatus, price_text
-from risk.orders import OrderRefused, Preview
+from risk.order_changes import Cause
+from risk.pretrade import OrderRefused, Preview
 from risk.service import Risk
-from store.db import Confirmation, Store, TokenRefused
+from store.db import Confirmation, Store, TokenRefused, TokenStatus
 
 ZERO = Decimal(0)
 TRIGGERS = {"tp": (OrderType.TAKE_PROFIT, "take profit"), "sl": (OrderType.STOP, "stop loss")}
@@ -57,7 +59,7 @@ def request_to_dict(r: OrderRequest) -> dict[str, Any]:
 
 def request_from_dict(d: dict[str, Any]) -> OrderRequest:
     dec = {"size", "price", "trigger_price", "slippage", "take_profit", "stop_loss"}
-    kw = {k: (Decimal(v) if k in dec and v is not None else v) for k, v in d.items()}
+    kw: dict[str, Any] = {k: (Decimal(v) if k in dec and v is not None else v) for k, v in d.items()}
     kw["side"], kw["order_type"], kw["tif"] = Side(d["side"]), OrderType(d["order_type"]), TimeInForce(d["tif"])
     return OrderRequest(**kw)
 
@@ -69,9 +71,41 @@ class Quote:
     description: str
 
 
+class Confirm(StrEnum):
+    """What a confirmation token confirms (stored with it)."""
+
+    ORDER = "order"
+    LEVERAGE = "leverage"
+    CANCEL_ALL = "cancel_all"
+    TRIGGER_OFF = "trigger_off"
+    RESUME = "resume"
+
+
+class Status(StrEnum):
+    """What pressing a confirmation did."""
+
+    PLACED = "placed"
+    REQUOTE = "requote"  # the price moved beyond the slippage bound: a new quote, nothing sent
+    REFUSED = "refused"
+    DONE = "done"
+    CANCELLED = "cancelled"  # the trader pressed Cancel: nothing sent
+    USED = "used"
+    NOT_YOURS = "not_yours"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+    FAILED = "failed"
+
+    @classmethod
+    def of(cls, token: TokenStatus) -> Status:
+        return cls(token.value)
+
+
+TOKEN_REFUSED = frozenset({Status.UNKNOWN, Status.USED, Status.NOT_YOURS, Status.EXPIRED})
+
+
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # placed | requote | refused | done | cancelled | used | not_yours | expired | unknown | failed
+    status: Status
     kind: str = ""
     order: Order | None = None
     preview: Preview | None = None
@@ -102,7 +136,7 @@ class Desk:
         raise DeskError(f"say which exchange: {' or '.join(self.venues)} (e.g. /buy {self.venues[0]} BTC 0.01),"
                         " or set trading.default_exchange")
 
-    async def _token(self, user_id: int, chat_id: int, kind: str, payload: dict[str, Any]) -> str:
+    async def _token(self, user_id: int, chat_id: int, kind: Confirm, payload: dict[str, Any]) -> str:
         token = secrets.token_urlsafe(12)  # 16 characters: fits callback data with room to spare
         now = self.clock()
         c = Confirmation(token, user_id, chat_id, kind, payload, now + self.ttl_ms)
@@ -121,7 +155,7 @@ class Desk:
             return Quote(pv, None, description)
         payload = {"request": request_to_dict(pv.request), "est_price": str(pv.est_price), "what": description,
                    **(extra or {})}
-        return Quote(pv, await self._token(user_id, chat_id, "order", payload), description)
+        return Quote(pv, await self._token(user_id, chat_id, Confirm.ORDER, payload), description)
 
     async def _position(self, venue: str, symbol: str) -> Position | None:
         return next((p for p in await self.risk.orders.venue(venue).positions() if p.symbol == symbol and p.size != 0),
@@ -169,14 +203,14 @@ class Desk:
             n += sum(1 for o in await self.risk.orders.venue(venue).open_orders() if symbol in (None, o.symbol))
         return n
 
-    async def quote_action(self, user_id: int, chat_id: int, kind: str, payload: dict[str, Any]) -> str:
+    async def quote_action(self, user_id: int, chat_id: int, kind: Confirm, payload: dict[str, Any]) -> str:
         return await self._token(user_id, chat_id, kind, payload)
 
     async def discard(self, token: str, user_id: int) -> Outcome:
         refused, c = await self.claim(token, user_id)
         if c is None:
             return refused  # type: ignore[return-value]
-        return await self._use(c) or Outcome("cancelled", c.kind)
+        return await self._use(c) or Outcome(Status.CANCELLED, c.kind)
 
     async def claim(self, token: str, user_id: int) -> tuple[Outcome | None, Confirmation | None]:
         """Take a token: once, by its owner, in time. An Outcome says why not. The token is used for good
@@ -186,15 +220,15 @@ class Desk:
         if c is None:  # issued before a restart
             found = await self.store.get_confirmation(token)
             if found is None:
-                return Outcome("unknown"), None
+                return Outcome(Status.UNKNOWN), None
             c, used = found
             self._issued[token] = c
         if used or token in self._taken:
-            return Outcome("used", c.kind), None
+            return Outcome(Status.USED, c.kind), None
         if c.user_id != user_id:
-            return Outcome("not_yours", c.kind), None
+            return Outcome(Status.NOT_YOURS, c.kind), None
         if c.expires_ms <= self.clock():
-            return Outcome("expired", c.kind), None
+            return Outcome(Status.EXPIRED, c.kind), None
         self._taken.add(token)  # no await since the check above: two presses cannot both get here
         return None, c
 
@@ -204,12 +238,12 @@ class Desk:
 
     async def _use(self, c: Confirmation) -> Outcome | None:
         status, _ = await self.store.consume_confirmation(c.token, c.user_id, self.clock())
-        return None if status == "ok" else Outcome(status, c.kind)
+        return None if status is TokenStatus.OK else Outcome(Status.of(status), c.kind)
 
     async def act(self, c: Confirmation, origin: str, *, shown_at: dict[str, Any] | None = None) -> Outcome:
         """Do what a claimed token confirms. `shown_at`: where the preview is (kept with the order, so
         its result can be told there if it is only known later, e.g. after a restart)."""
-        if c.kind == "order":
+        if c.kind == Confirm.ORDER:
             try:
                 return await self._confirm_order(c, origin, shown_at)
             except BaseException:
@@ -218,31 +252,32 @@ class Desk:
         refused = await self._use(c)
         if refused is not None:
             return refused
-        if c.kind == "leverage":
+        if c.kind == Confirm.LEVERAGE:
             p = c.payload
             try:
                 await self.risk.orders.set_leverage(p["exchange"], p["symbol"], int(p["leverage"]))
             except OrderRefused as exc:
-                return Outcome("refused", c.kind, detail=str(exc))
-            return Outcome("done", c.kind, detail=f"{p['symbol']} leverage set to {p['leverage']}x on {p['exchange']}")
-        if c.kind == "cancel_all":
+                return Outcome(Status.REFUSED, c.kind, detail=str(exc))
+            return Outcome(Status.DONE, c.kind,
+                           detail=f"{p['symbol']} leverage set to {p['leverage']}x on {p['exchange']}")
+        if c.kind == Confirm.CANCEL_ALL:
             n = 0
             for venue in c.payload["exchanges"]:
                 n += len(await self.risk.orders.cancel_all(venue, c.payload.get("symbol")))
             if n == 0:
-                return Outcome("done", c.kind, detail="Nothing was open any more; nothing was cancelled.")
-            return Outcome("done", c.kind, detail=f"{n} order{'s' if n != 1 else ''} cancelled")
-        if c.kind == "trigger_off":
+                return Outcome(Status.DONE, c.kind, detail="Nothing was open any more; nothing was cancelled.")
+            return Outcome(Status.DONE, c.kind, detail=f"{n} order{'s' if n != 1 else ''} cancelled")
+        if c.kind == Confirm.TRIGGER_OFF:
             p = c.payload
             for oid in p["order_ids"]:
                 await self.risk.orders.cancel(p["exchange"], p["symbol"], order_id=oid)
-            return Outcome("done", c.kind, detail=f"{p['what']} removed.")
-        if c.kind == "resume":
+            return Outcome(Status.DONE, c.kind, detail=f"{p['what']} removed.")
+        if c.kind == Confirm.RESUME:
             changed, loss = await self.risk.monitor.resume(origin)
             if loss.breached is not None:  # never "resumed" while a limit still holds trading back
-                return Outcome("refused", c.kind, detail=still_breached(loss, self.risk.state.state.value))
-            return Outcome("done", c.kind, detail="Trading resumed." if changed else "Trading was already active.")
-        return Outcome("unknown", c.kind)
+                return Outcome(Status.REFUSED, c.kind, detail=still_breached(loss, self.risk.state.state.value))
+            return Outcome(Status.DONE, c.kind, detail="Trading resumed." if changed else "Trading was already active.")
+        return Outcome(Status.UNKNOWN, c.kind)
 
     async def _confirm_order(self, c: Confirmation, origin: str, shown_at: dict[str, Any] | None) -> Outcome:
         req = request_from_dict(c.payload["request"])
@@ -254,22 +289,22 @@ class Desk:
             if refused is not None:
                 return refused
             payload = {**c.payload, "est_price": str(pv.est_price)}
-            token = await self._token(c.user_id, c.chat_id, "order", payload) if pv.ok else None
-            return Outcome("requote", c.kind, preview=pv, token=token, detail=c.payload.get("what", ""))
+            token = await self._token(c.user_id, c.chat_id, Confirm.ORDER, payload) if pv.ok else None
+            return Outcome(Status.REQUOTE, c.kind, preview=pv, token=token, detail=c.payload.get("what", ""))
         try:  # the token is used in the intent's own transaction: one trip to the database, not two
             placed = await self.risk.orders.execute(
                 pv, origin=origin, also=self.store.token_use(c.token, c.user_id, self.clock()),
                 extra={**shown_at, "what": c.payload.get("what", "")} if shown_at else None)
         except OrderRefused:
-            return await self._use(c) or Outcome("refused", c.kind, preview=pv, detail=c.payload.get("what", ""))
+            return await self._use(c) or Outcome(Status.REFUSED, c.kind, preview=pv, detail=c.payload.get("what", ""))
         except TokenRefused as exc:
-            return Outcome(exc.status, c.kind)
+            return Outcome(Status.of(exc.status), c.kind)
         if c.payload.get("replaces") and placed.order.status in (OrderStatus.OPEN, OrderStatus.WAITING_TRIGGER):
             for oid in c.payload["replaces"]:  # the new trigger is on the venue: now the old one can go
                 try:
                     await self.risk.orders.cancel(req.exchange, req.symbol, order_id=oid,
-                                                  cause="replaced by a modified order")
+                                                  cause=Cause.REPLACED)
                 except OrderNotFoundError:
                     pass  # it fired or was cancelled meanwhile
-        return Outcome("placed", c.kind, order=placed.order, preview=pv, detail=c.payload.get("what", ""))
+        return Outcome(Status.PLACED, c.kind, order=placed.order, preview=pv, detail=c.payload.get("what", ""))
 

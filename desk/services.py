@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from desk.settings import DeskSettings
 from exchanges.aio import within
+from exchanges.base import Exchange
 from exchanges.errors import ExchangeError, InvalidSymbolError
 from exchanges.models import AccountBalances, FundingRate, Market, Order, Position, Ticker
 from risk.service import Risk
@@ -34,6 +35,7 @@ class PerVenue(Generic[T]):
     venue: str
     value: T | None
     error: str | None = None
+    unlisted: bool = False  # the venue does not list the market asked about: not an error to show
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class Services:
         self.started_ms = clock()
 
     @property
-    def venues(self) -> dict:  # type: ignore[type-arg]
+    def venues(self) -> dict[str, Exchange]:
         return self.risk.orders.exchanges
 
     async def _each(self, fn: Callable[[str], Awaitable[T]], timeout_s: float = 10.0) -> list[PerVenue[T]]:
@@ -82,7 +84,8 @@ class Services:
             try:
                 return PerVenue(v, await within(fn(v), timeout_s))
             except (ExchangeError, OSError, TimeoutError) as exc:
-                return PerVenue(v, None, getattr(exc, "raw", None) or str(exc) or type(exc).__name__)
+                return PerVenue(v, None, getattr(exc, "raw", None) or str(exc) or type(exc).__name__,
+                                unlisted=isinstance(exc, InvalidSymbolError))
 
         return list(await asyncio.gather(*(one(v) for v in self.venues)))
 
@@ -105,7 +108,7 @@ class Services:
         async def one(v: str) -> Ticker:
             return await self.venues[v].ticker(symbol)
 
-        return [r for r in await self._each(one) if not (r.error and "unknown market" in r.error)]
+        return [r for r in await self._each(one) if not r.unlisted]
 
     async def funding(self, symbol: str) -> list[PerVenue[FundingRate]]:
         """Each venue's rate. Where a venue does not say when it next pays, the next whole interval:
@@ -113,7 +116,7 @@ class Services:
         now = self.clock()
         out = []
         for r in await self._each(lambda v: self.venues[v].funding_rate(symbol)):
-            if r.error and "unknown market" in r.error:
+            if r.unlisted:
                 continue
             if r.value is not None and r.value.next_ms is None and r.value.interval_hours > 0:
                 step = r.value.interval_hours * 3_600_000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
@@ -246,9 +246,6 @@ class OrderRequest:
     take_profit: Decimal | None = None  # attached TP trigger (normalTpsl)
     stop_loss: Decimal | None = None  # attached SL trigger (normalTpsl)
     leverage: int | None = None
-
-    def with_client_id(self, client_id: str) -> OrderRequest:
-        return replace(self, client_id=client_id)
 
 
 @dataclass(frozen=True, slots=True)

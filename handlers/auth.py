@@ -26,7 +26,7 @@ def describe(update: Update) -> tuple[str, str]:
 async def gate(update: Update, context: Ctx) -> None:
     s = svc(context)
     user, chat = update.effective_user, update.effective_chat
-    allowed = user is not None and user.id in s.allowed_users
+    allowed = user is not None and chat is not None and user.id in s.allowed_users
     if allowed and chat is not None and chat.type != "private":
         allowed = s.chat_id is not None and str(chat.id) == str(s.chat_id)
     if allowed:

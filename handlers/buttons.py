@@ -9,13 +9,13 @@ from decimal import Decimal
 
 from telegram import Update
 
+from desk.desk import TOKEN_REFUSED, Confirm, Status
 from handlers import commands as cmd
 from handlers import keyboards as kb
 from handlers import views
-from handlers.common import Ctx, edit, markets_for, origin, reply, svc
+from handlers.common import Ctx, edit, markets_for, origin, reply, svc, who
 
 log = logging.getLogger(__name__)
-REFUSED_TOKENS = {"unknown", "used", "not_yours", "expired"}
 
 
 def _data(update: Update) -> list[str]:
@@ -26,7 +26,7 @@ async def on_confirm(update: Update, context: Ctx) -> str:
     s = svc(context)
     query = update.callback_query
     assert query is not None
-    refused, claimed = await s.desk.claim(_data(update)[1], update.effective_user.id)  # type: ignore[union-attr]
+    refused, claimed = await s.desk.claim(_data(update)[1], who(update)[0])
     if claimed is None:
         assert refused is not None
         await query.answer(views.outcome_view(refused), show_alert=True)  # told why; nothing happens
@@ -39,23 +39,23 @@ async def on_confirm(update: Update, context: Ctx) -> str:
         [answered] = await asyncio.gather(answering, return_exceptions=True)
         if isinstance(answered, Exception):
             log.warning("could not answer the button press: %s", answered)
-    if out.status in REFUSED_TOKENS:
+    if out.status in TOKEN_REFUSED:
         return out.status  # another press used it first; its message shows what happened
-    if out.status == "requote" and out.preview is not None:
+    if out.status is Status.REQUOTE and out.preview is not None:
         await edit(update, views.preview_view(out.preview, out.detail, requote=True),
                    kb.confirm(out.token) if out.token else None)
         return "requote"
-    if out.status == "refused" and out.preview is not None:
+    if out.status is Status.REFUSED and out.preview is not None:
         await edit(update, views.preview_view(out.preview, out.detail))
         return "refused"
-    if out.status == "placed" and out.order is not None:
+    if out.status is Status.PLACED and out.order is not None:
         markets = await markets_for(s, [(out.order.exchange, out.order.symbol)])
         await edit(update, views.order_result_view(out.order, markets.get((out.order.exchange, out.order.symbol)),
                                                    out.detail), durable=f"result:{out.order.client_id}",
                    notifier=s.notifier)
         await s.store.order_told(out.order.client_id or "")
         return f"placed {out.order.client_id} {out.order.status.value}"
-    await edit(update, f"✅ {out.detail}" if out.status == "done" else views.outcome_view(out))
+    await edit(update, f"✅ {out.detail}" if out.status is Status.DONE else views.outcome_view(out))
     return out.status
 
 
@@ -91,8 +91,8 @@ async def on_stale(update: Update, context: Ctx) -> str:
 async def on_discard(update: Update, context: Ctx) -> str:
     query = update.callback_query
     assert query is not None
-    out = await svc(context).desk.discard(_data(update)[1], update.effective_user.id)  # type: ignore[union-attr]
-    if out.status != "cancelled":
+    out = await svc(context).desk.discard(_data(update)[1], who(update)[0])
+    if out.status is not Status.CANCELLED:
         await query.answer(views.outcome_view(out), show_alert=True)
         return out.status
     await query.answer("Cancelled")
@@ -118,7 +118,7 @@ async def on_close(update: Update, context: Ctx) -> str:
     await query.answer()
     _, venue, symbol = _data(update)
     s = svc(context)
-    quote = await s.desk.quote_close(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
+    quote = await s.desk.quote_close(*who(update),
                                      venue, symbol, Decimal(100))
     await cmd.show_quote(update, context, quote)
     return f"close preview {venue} {symbol}"
@@ -139,8 +139,8 @@ async def on_cancel_all(update: Update, context: Ctx) -> str:
     assert query is not None
     await query.answer()
     s = svc(context)
-    token = await s.desk.quote_action(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
-                                      "cancel_all", {"exchanges": s.desk.venues, "symbol": None})
+    token = await s.desk.quote_action(*who(update),
+                                      Confirm.CANCEL_ALL, {"exchanges": s.desk.venues, "symbol": None})
     await reply(update, context, "Cancel every open order on every exchange?", kb.confirm(token))
     return "cancel-all preview"
 

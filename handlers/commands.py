@@ -10,13 +10,13 @@ from typing import Any
 
 from telegram import Update
 
-from desk.desk import DeskError, Quote, still_breached
+from desk.desk import Confirm, DeskError, Quote, still_breached
 from desk.services import PerVenue, Services, app_version
 from exchanges.errors import InvalidOrderError
 from exchanges.models import OrderRequest, OrderType, Side, TimeInForce
 from handlers import keyboards as kb
 from handlers import views
-from handlers.common import Ctx, markets_for, origin, reply, svc
+from handlers.common import Ctx, markets_for, origin, reply, svc, who
 from handlers.parsing import (
     UsageError,
     at_least_a_lot,
@@ -134,7 +134,7 @@ async def close(update: Update, context: Ctx) -> str:
     args = parse_close(list(context.args or []))
     venue = s.desk.resolve_exchange(args.exchange)
     try:
-        quote = await s.desk.quote_close(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
+        quote = await s.desk.quote_close(*who(update),
                                          venue, args.symbol, args.percent)
     except InvalidOrderError as exc:  # the part asked for rounds below the lot: the text's fault, not the venue's
         raise too_little_to_close(args.percent, exc.message) from None
@@ -152,8 +152,8 @@ async def cancel(update: Update, context: Ctx) -> str:
         if await s.desk.open_order_count(venues, symbol) == 0:
             await reply(update, context, f"No {esc(what)} on {esc(', '.join(venues))}; nothing to cancel.")
             return "nothing to cancel"
-        token = await s.desk.quote_action(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
-                                          "cancel_all", {"exchanges": venues, "symbol": symbol})
+        token = await s.desk.quote_action(*who(update),
+                                          Confirm.CANCEL_ALL, {"exchanges": venues, "symbol": symbol})
         what = "every open order" if symbol is None else f"every open {symbol} order"
         await reply(update, context, f"Cancel {esc(what)} on {esc(', '.join(venues))}?", kb.confirm(token))
         return "cancel-all preview"
@@ -178,8 +178,8 @@ async def lev(update: Update, context: Ctx) -> str:
     if leverage > cap:
         await reply(update, context, f"⛔ {leverage}x is above the maximum of {cap}x for {esc(symbol)}.")
         return "refused"
-    token = await s.desk.quote_action(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
-                                      "leverage", {"exchange": venue, "symbol": symbol, "leverage": leverage})
+    token = await s.desk.quote_action(*who(update),
+                                      Confirm.LEVERAGE, {"exchange": venue, "symbol": symbol, "leverage": leverage})
     await reply(update, context, f"Set {esc(symbol)} leverage to {leverage}x (cross) on {esc(venue)}?",
                 kb.confirm(token))
     return "leverage preview"
@@ -258,7 +258,7 @@ async def limits(update: Update, context: Ctx) -> str:
         row("Per symbol", str(per_symbol), str(lim.max_positions_per_symbol)),
         row("Largest pos.", fmt_usd(biggest), fmt_usd(lim.max_position_usd)),
         row("Pos./equity", share, fmt_pct(lim.position_fraction * 100, sign=False)),
-        row("Orders/min", str(s.risk.orders._orders_last_minute()), str(lim.max_orders_per_minute)),
+        row("Orders/min", str(s.risk.orders.orders_last_minute()), str(lim.max_orders_per_minute)),
         row("Leverage", f"{max(p.leverage for p in held)}x" if held else "none", f"{lim.max_leverage}x"),
         # bounds on each order: nothing to measure now
         row("Max order", None, fmt_usd(lim.max_order_usd)),
@@ -285,8 +285,8 @@ async def kill(update: Update, context: Ctx) -> str:
 
 async def resume(update: Update, context: Ctx) -> str:
     s = svc(context)
-    token = await s.desk.quote_action(update.effective_user.id, update.effective_chat.id,  # type: ignore[union-attr]
-                                      "resume", {})
+    token = await s.desk.quote_action(*who(update),
+                                      Confirm.RESUME, {})
     state = s.risk.state.state.value
     text = f"Trading is {esc(state)}. Resume normal trading?"
     loss = s.risk.pnl.status()

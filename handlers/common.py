@@ -9,7 +9,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, Update
 from telegram.error import BadRequest, NetworkError, RetryAfter
-from telegram.ext import ContextTypes
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from desk.desk import Desk
 from desk.notifier import REPLIES, Notifier
@@ -21,7 +21,6 @@ from risk.service import Risk
 from store.db import Store
 
 log = logging.getLogger(__name__)
-Ctx = ContextTypes.DEFAULT_TYPE
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
 
 
@@ -38,8 +37,33 @@ class BotServices:
     notifier: Notifier | None = None
 
 
+class BotData:
+    """The application's bot_data: PTB creates it empty; the front end sets the services before the
+    first update is processed."""
+
+    def __init__(self) -> None:
+        self.services: BotServices | None = None
+
+
+Ctx = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
+# PTB infers the bot and job-queue parameters from the builder (the rate limiter changes them): left open.
+App = Application[Any, Ctx, dict[Any, Any], dict[Any, Any], BotData, Any]
+CONTEXT_TYPES: ContextTypes[Ctx, dict[Any, Any], dict[Any, Any], BotData] = ContextTypes(bot_data=BotData)
+
+
 def svc(context: Ctx) -> BotServices:
-    return context.bot_data["svc"]  # type: ignore[no-any-return]
+    services = context.bot_data.services
+    if services is None:
+        raise RuntimeError("handlers ran before the front end set the services")
+    return services
+
+
+def who(update: Update) -> tuple[int, int]:
+    """The user and the chat of an update that passed the gate (which refuses updates without a user)."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        raise RuntimeError("an update without a user or a chat got past the gate")
+    return user.id, chat.id
 
 
 def origin(update: Update) -> str:

@@ -5,24 +5,26 @@ from __future__ import annotations
 import functools
 import html
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from exchanges.errors import ExchangeError
 from handlers import buttons, commands, market, triggers
 from handlers import history as hist
 from handlers.auth import describe, gate
-from handlers.common import Ctx, reply, svc
+from handlers.common import App, Ctx, reply, svc
 from handlers.keyboards import KILL_TEXT
+from handlers.parsing import UsageError
 from handlers.views import usage_view
-from risk.orders import OrderRefused
+from risk.pretrade import OrderRefused
 
 log = logging.getLogger(__name__)
-Handler = Callable[[Update, Ctx], Awaitable[str]]
+Handler = Callable[[Update, Ctx], Coroutine[Any, Any, str]]
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def bot_commands() -> list[BotCommand]:
     return [BotCommand(c.names[0], c.description[:256]) for c in COMMANDS]
 
 
-def audited(fn: Handler) -> Callable[[Update, Ctx], Awaitable[None]]:
+def audited(fn: Handler) -> Callable[[Update, Ctx], Coroutine[Any, Any, None]]:
     """Run a handler; a usage problem or a refusal is answered, not raised; every outcome is audited."""
 
     @functools.wraps(fn)
@@ -95,7 +97,7 @@ def audited(fn: Handler) -> Callable[[Update, Ctx], Awaitable[None]]:
         try:
             outcome = await fn(update, context)
         except commands.USAGE_ERRORS as exc:
-            text = usage_view(exc) if hasattr(exc, "usage") else f"⚠️ {html.escape(str(exc), quote=False)}"
+            text = usage_view(exc) if isinstance(exc, UsageError) else f"⚠️ {html.escape(str(exc), quote=False)}"
             await reply(update, context, text)
             outcome = f"usage: {exc}"
         except OrderRefused as exc:
@@ -129,7 +131,7 @@ async def on_error(update: object, context: Ctx) -> None:
                             f"error: {type(context.error).__name__}")
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: App) -> None:
     app.add_handler(TypeHandler(Update, gate), group=-1)
     for c in COMMANDS:
         app.add_handler(CommandHandler(list(c.names), audited(c.fn)))

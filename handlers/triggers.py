@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from telegram import Update
 
-from desk.desk import TRIGGERS, DeskError
+from desk.desk import TRIGGERS, Confirm, DeskError
 from exchanges.models import Side
 from handlers import keyboards as kb
 from handlers.commands import show_quote
-from handlers.common import Ctx, reply, svc
+from handlers.common import Ctx, reply, svc, who
 from handlers.parsing import exact_price, parse_trigger
 from handlers.render import esc, fmt_price
 
@@ -17,7 +17,7 @@ async def _trigger(update: Update, context: Ctx, kind: str) -> str:
     s = svc(context)
     exchange, symbol, price = parse_trigger(list(context.args or []), kind)
     venue = s.desk.resolve_exchange(exchange)
-    user, chat = update.effective_user.id, update.effective_chat.id  # type: ignore[union-attr]
+    user, chat = who(update)
     market = await s.services.market(venue, symbol)
     if market is None:
         raise DeskError(f"{symbol} is not a market on {venue}")
@@ -31,7 +31,7 @@ async def _trigger(update: Update, context: Ctx, kind: str) -> str:
         await reply(update, context, f"No {name} is set on {esc(symbol)} ({esc(venue)}).")
         return "nothing to remove"
     at = ", ".join(fmt_price(market, o.trigger_price) for o in orders)
-    token = await s.desk.quote_action(user, chat, "trigger_off", {
+    token = await s.desk.quote_action(user, chat, Confirm.TRIGGER_OFF, {
         "exchange": venue, "symbol": symbol, "order_ids": [o.order_id for o in orders if o.order_id],
         "what": f"The {symbol} {name} at {at}"})
     await reply(update, context, f"Remove the {esc(symbol)} {name} at {esc(at)} on {esc(venue)}?"

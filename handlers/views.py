@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-from desk.desk import Outcome
+from desk.desk import Outcome, Status
 from desk.services import PerVenue, PnLPeriod, VenueStatus
 from exchanges.models import (
     AccountBalances,
@@ -48,7 +48,8 @@ from handlers.render import (
     wrap,
 )
 from risk.events import KillReport
-from risk.orders import Preview, rejected_before_sending
+from risk.orders import rejected_before_sending
+from risk.pretrade import Preview
 
 T = TypeVar("T")
 
@@ -257,11 +258,11 @@ def order_result_view(order: Order, m: Market | None, what: str) -> str:
 
 def outcome_view(o: Outcome) -> str:
     return {
-        "used": "This confirmation was already used.",
-        "not_yours": "This confirmation belongs to someone else.",
-        "expired": "This quote expired; nothing was sent. Send the command again.",
-        "unknown": "This confirmation is not known; nothing was sent.",
-        "cancelled": "Cancelled; nothing was sent.",
+        Status.USED: "This confirmation was already used.",
+        Status.NOT_YOURS: "This confirmation belongs to someone else.",
+        Status.EXPIRED: "This quote expired; nothing was sent. Send the command again.",
+        Status.UNKNOWN: "This confirmation is not known; nothing was sent.",
+        Status.CANCELLED: "Cancelled; nothing was sent.",
     }.get(o.status) or wrap(clip(o.detail or o.status))
 
 

@@ -21,17 +21,20 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
 from exchanges.models import Position
 from risk.events import Bus, KillReport, TradingState, VenueKillReport
+from risk.order_changes import Cause
 from risk.orders import OrderManager
 from risk.settings import KillSettings
 from risk.state import StateBook
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_BACKOFF_S = 5.0
 KILL_KEY = "kill"  # the last kill, until confirmed: {reason, by, flatten, confirmed}
 
@@ -212,12 +215,12 @@ class KillSwitch:
         return VenueKillReport(venue, cancelled, tuple(sorted(closed)), left_orders, left_positions, tuple(failures),
                                verified, kept, attempts)
 
-    async def _timed(self, aw: object) -> object:
+    async def _timed(self, aw: Awaitable[T]) -> T:
         async with asyncio.timeout(self.attempt_timeout_s):
-            return await aw  # type: ignore[misc]
+            return await aw
 
     async def _cancel_all(self, venue: str, fresh: bool) -> int:
-        return len(await self.m.cancel_all(venue, fresh=fresh, cause="cancelled by the kill switch"))
+        return len(await self.m.cancel_all(venue, fresh=fresh, cause=Cause.KILL))
 
     async def _flatten(self, venue: str, fresh: bool) -> set[str] | list[str]:
         positions = [p for p in await self.m.venue(venue).positions(fresh=fresh) if p.size != 0]

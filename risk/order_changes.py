@@ -18,7 +18,6 @@ S = OrderStatus
 # adapters report a trigger that fired with this reason (paper and Hyperliquid both do): an order
 # update that only says "open" cannot tell a waiting trigger order from a fired one on every venue
 TRIGGERED_REASON = "triggered"
-KILL_CAUSE = "cancelled by the kill switch"  # the kill switch's cancel cause (risk/killswitch.py)
 
 
 class Kind(StrEnum):
@@ -42,6 +41,16 @@ class Cause(StrEnum):
 
     YOU = "you"
     KILL = "kill"
+    REPLACED = "replaced"  # a moved TP/SL: the new one is on the venue, the old one goes
+
+    @property
+    def words(self) -> str:
+        """As the order's reason says it (stored, and shown in /orders history)."""
+        return CAUSE_WORDS[self]
+
+
+CAUSE_WORDS = {Cause.YOU: "cancelled by you", Cause.KILL: "cancelled by the kill switch",
+               Cause.REPLACED: "replaced by a modified order"}
 
 
 _CANCELLED = Kind.CANCELLED_BY_VENUE  # in the table: a cancel, whose author `cause` settles
@@ -83,17 +92,10 @@ class Change:
         return {OrderType.TAKE_PROFIT: "Take profit", OrderType.STOP: "Stop loss"}.get(self.after.order_type)
 
 
-def cause_of(words: str | None) -> Cause | None:
-    """The OrderManager's record of a cancel it sent (`cancel_cause`) as a Cause; None: not ours."""
-    if words is None:
-        return None
-    return Cause.KILL if words == KILL_CAUSE else Cause.YOU
-
-
 def _cancel_kind(before: OrderStatus | None, after: Order, cause: Cause | None) -> Kind:
     if cause is Cause.KILL:
         return Kind.CANCELLED_BY_KILL
-    if cause is Cause.YOU:
+    if cause is Cause.YOU or cause is Cause.REPLACED:
         return Kind.CANCELLED_BY_YOU
     immediate = after.tif is TimeInForce.IOC or after.order_type is OrderType.MARKET
     if immediate and before is not S.WAITING_TRIGGER:

@@ -11,18 +11,13 @@ import asyncio
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from exchanges.aio import gather_reads
 from exchanges.base import Exchange
-from exchanges.errors import ExchangeError, InvalidOrderError, InvalidSymbolError, OrderNotFoundError
+from exchanges.errors import ExchangeError, InvalidSymbolError, OrderNotFoundError
 from exchanges.models import (
-    CANDLE_INTERVAL_MS,
-    AccountBalances,
-    Market,
-    MarketKind,
     Order,
     OrderRequest,
     OrderStatus,
@@ -32,10 +27,11 @@ from exchanges.models import (
     TimeInForce,
 )
 from risk.events import NOT_ON_VENUE, Bus, OrderResolved, TradingState
-from risk.limits import CheckContext, Limits, LossStatus, Refusal, run_checks
-from risk.order_state import LIVE, merge, new_client_id
+from risk.limits import Limits, Refusal
+from risk.order_changes import Cause
+from risk.order_state import merge, new_client_id
 from risk.pnl import PnLTracker
-from risk.quote import estimate_fill, liquidation_estimate, pearson, returns
+from risk.pretrade import OrderRefused, PreTrade, Preview
 from risk.settings import OrderSettings
 from risk.state import StateBook
 from store.db import Store
@@ -52,37 +48,6 @@ def rejected_before_sending(order: Order) -> bool:
     return order.status is OrderStatus.REJECTED and (order.reason or "").startswith((HALTED_BEFORE_SEND,
                                                                                     LEVERAGE_FAILED))
 CANCEL_ALL_SLACK_MS = 5_000
-
-
-class OrderRefused(Exception):
-    def __init__(self, refusals: list[Refusal], preview: Preview | None = None):
-        super().__init__("; ".join(r.message for r in refusals))
-        self.refusals = refusals
-        self.preview = preview
-
-
-@dataclass(frozen=True)
-class Preview:
-    request: OrderRequest  # rounded, as it would be sent (without client id)
-    market: Market | None
-    mark: Decimal
-    est_price: Decimal
-    est_filled: Decimal
-    notional: Decimal
-    fee: Decimal
-    margin: Decimal
-    leverage: int
-    position_before: Decimal
-    position_after: Decimal
-    liquidation_price: Decimal | None
-    reducing: bool
-    refusals: list[Refusal] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    ts_ms: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.refusals
 
 
 @dataclass(frozen=True)
@@ -109,13 +74,13 @@ class OrderManager:
         self._recent: deque[int] = deque()
         self._leverage_set: dict[tuple[str, str], int] = {}
         self._inflight: dict[str, asyncio.Future[None]] = {}
-        self._correlation_cache: dict[tuple[str, str], tuple[int, list[Decimal]]] = {}
         self.event_lock = asyncio.Lock()
         self._resolving: dict[str, asyncio.Task[Order]] = {}
         # cancels we asked for, so the venue's report of them is not told as "cancelled by the venue":
         # order ids / client ids -> cause (bounded), and venue -> when its last cancel-all ended
-        self._cancel_causes: OrderedDict[str, str] = OrderedDict()
-        self._cancel_all_until: dict[str, tuple[int, str]] = {}
+        self._cancel_causes: OrderedDict[str, Cause] = OrderedDict()
+        self._cancel_all_until: dict[str, tuple[int, Cause]] = {}
+        self.pretrade = PreTrade(exchanges, state, pnl, settings, limits, clock, self.orders_last_minute)
 
     # ---- helpers ----
     def venue(self, name: str) -> Exchange:
@@ -124,162 +89,15 @@ class OrderManager:
         except KeyError:
             raise InvalidSymbolError(f"exchange {name!r} is not enabled") from None
 
-    def _orders_last_minute(self) -> int:
+    def orders_last_minute(self) -> int:
         cutoff = self.clock() - 60_000
         while self._recent and self._recent[0] < cutoff:
             self._recent.popleft()
         return len(self._recent)
 
-    def _in_memory(self) -> bool:
-        return all(ex.reads_in_memory() for ex in self.exchanges.values())
-
-    async def _all_positions(self) -> tuple[list[Position], bool]:
-        results = await gather_reads(*(ex.positions() for ex in self.exchanges.values()), return_exceptions=True,
-                                     in_memory=self._in_memory())
-        out: list[Position] = []
-        complete = True
-        for r in results:
-            if isinstance(r, BaseException):
-                complete = False
-            else:
-                out.extend(r)
-        return out, complete
-
-    async def _all_balances(self) -> dict[str, AccountBalances | None]:
-        results = await gather_reads(*(ex.balances() for ex in self.exchanges.values()), return_exceptions=True,
-                                     in_memory=self._in_memory())
-        return {name: None if isinstance(r, BaseException) else r for name, r in zip(self.exchanges, results,
-                                                                                   strict=True)}
-
-    # ---- preview ----
     async def preview(self, req: OrderRequest) -> Preview:
-        ex = self.venue(req.exchange)
-        now = self.clock()
-        try:
-            market: Market | None = await ex.market(req.symbol)
-        except InvalidSymbolError:
-            market = None
-        if market is None:
-            ctx_refusal = Refusal("UNKNOWN_MARKET", f"{req.symbol} is not a market on {req.exchange}.")
-            return Preview(req, None, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, 1, ZERO, ZERO, None, False,
-                           [ctx_refusal], ts_ms=now)
-        # one instant's view; from memory when every venue streams it (the order path's common case)
-        book, ticker, balances, (positions, positions_ok) = await gather_reads(
-            ex.order_book(req.symbol), ex.ticker(req.symbol), self._all_balances(), self._all_positions(),
-            in_memory=ex.reads_in_memory(req.symbol) and self._in_memory())
-        bal = balances[req.exchange]
-        if bal is None:  # the venue we trade on must answer; raise its error
-            bal = await ex.balances()
-        equity = None if any(b is None for b in balances.values()) else sum(
-            (b.equity for b in balances.values() if b is not None), ZERO)
-        warnings: list[str] = []
-        if not positions_ok:
-            warnings.append("Positions of some exchange could not be read; counts may be incomplete.")
-        mine = next((p for p in positions if p.exchange == req.exchange and p.symbol == req.symbol), None)
-        if market.kind is MarketKind.SPOT:
-            held = next((b for b in bal.spot if b.asset == market.base), None)
-            before = held.total if held else ZERO
-            quote = next((b for b in bal.spot if b.asset == market.quote), None)
-            available = quote.available if quote else ZERO
-            leverage = 1
-        else:
-            before = mine.size if mine else ZERO
-            available = bal.withdrawable
-            leverage = req.leverage or (mine.leverage if mine else self.settings.default_leverage)
-        reducing = req.reduce_only or (before != 0 and req.side.sign * before < 0 and req.size <= abs(before))
-        try:
-            size = market.round_size(req.size)
-            if req.price is not None:
-                price = market.round_price_passive(req.price, req.side)
-            else:
-                price = None
-        except InvalidOrderError as exc:
-            return Preview(req, market, ticker.mark, ZERO, ZERO, ZERO, ZERO, ZERO, leverage, before, before, None,
-                           reducing, [Refusal("PRECISION", exc.message)], ts_ms=now)
-        slippage = req.slippage if req.slippage is not None else self.settings.default_slippage
-        rounded = replace(req, size=size, price=price, slippage=slippage if price is None else req.slippage,
-                          leverage=leverage if market.kind is MarketKind.PERP else None)
-        # what can really fill: a reduce-only order is capped by the venue at the position it reduces
-        fillable = size
-        if req.reduce_only and before * req.side.sign < 0 and size > abs(before):
-            fillable = abs(before)
-            warnings.append(f"Reduce-only: only {fillable} (your position) can fill; the venue caps the rest.")
-        maker_part = ZERO  # of `fillable`, what rests on the book and pays the maker fee when it fills
-        if req.order_type in (OrderType.STOP, OrderType.TAKE_PROFIT):
-            # a trigger waits: nothing fills now; when it fires it trades at about its trigger, as a taker
-            est, filled = price or req.trigger_price or ticker.mark, ZERO
-        elif price is None:
-            cap = market.round_price_aggressive(ticker.mid * (1 + slippage * req.side.sign), req.side)
-            est, filled = estimate_fill(book, req.side, fillable, cap)
-            if filled < fillable:
-                warnings.append(f"The book within {slippage * 100:.2f}% holds only {filled} of {fillable}: the"
-                                " rest would not fill.")
-            est = est or cap
-        elif req.tif is TimeInForce.ALO:  # post-only never takes: it rests or the venue refuses it
-            est, filled, maker_part = price, ZERO, fillable
-        else:
-            est, filled = estimate_fill(book, req.side, fillable, price)
-            if req.tif is not TimeInForce.IOC:
-                maker_part = fillable - filled
-            est = est if filled > 0 else price
-        ctx = CheckContext(
-            request=rounded, market=market, state=self.state.effective(req.exchange), reducing=reducing,
-            price=est if price is None else price, mark=ticker.mark, leverage=leverage, position_before=before,
-            equity=equity, available_margin=available, positions=tuple(positions),
-            data_age_ms=max(0, now - ticker.ts_ms), orders_last_minute=self._orders_last_minute(),
-            loss=self.pnl.status() if self.pnl.started else LossStatus(ZERO, Decimal(1), ZERO, Decimal(1)),
-            correlations=await self._correlations(rounded, positions) if not reducing else {},
-            limits=self.limits,
-        )
-        refusals = run_checks(ctx)
-        if market.kind is MarketKind.SPOT and not reducing:
-            margin = ctx.notional
-        else:
-            margin = ctx.margin_required
-        after = before + fillable * req.side.sign
-        entry = est if before == 0 or (before > 0) != (after > 0) else (
-            (abs(before) * (mine.entry_price if mine else est) + fillable * est) / (abs(before) + fillable)
-            if (before > 0) == (req.side is Side.BUY) else (mine.entry_price if mine else est))
-        liq = (liquidation_estimate(after, entry, bal.account_value, market.max_leverage)
-               if market.kind is MarketKind.PERP else None)
-        taker_part = fillable - maker_part
-        fee = est * taker_part * ex.taker_fee + (price or est) * maker_part * ex.maker_fee
-        return Preview(
-            request=rounded, market=market, mark=ticker.mark, est_price=est,
-            est_filled=filled,
-            notional=est * fillable, fee=fee, margin=margin, leverage=leverage,
-            position_before=before, position_after=after, liquidation_price=liq, reducing=reducing,
-            refusals=refusals, warnings=warnings, ts_ms=now,
-        )
-
-    async def _correlations(self, req: OrderRequest, positions: list[Position]) -> dict[str, Decimal]:
-        same_dir = [p for p in positions if p.size != 0 and (p.size > 0) == (req.side is Side.BUY)
-                    and not (p.exchange == req.exchange and p.symbol == req.symbol)]
-        if not same_dir or self.limits.correlation_limit >= 1:
-            return {}
-        mine = await self._returns(req.exchange, req.symbol)
-        out: dict[str, Decimal] = {}
-        for p in same_dir:
-            theirs = await self._returns(p.exchange, p.symbol)
-            corr = pearson(mine, theirs) if mine and theirs else None
-            if corr is not None:
-                out[p.symbol] = corr
-        return out
-
-    async def _returns(self, venue: str, symbol: str) -> list[Decimal]:
-        now = self.clock()
-        cached = self._correlation_cache.get((venue, symbol))
-        if cached and now - cached[0] < 300_000:
-            return cached[1]
-        interval = self.settings.correlation_interval
-        span = CANDLE_INTERVAL_MS[interval] * (self.settings.correlation_window + 1)
-        try:
-            candles = await self.venue(venue).candles(symbol, interval, now - span, now)
-        except ExchangeError:
-            return []
-        r = returns([c.close for c in candles])
-        self._correlation_cache[(venue, symbol)] = (now, r)
-        return r
+        """What `req` would do and whether every check lets it through (nothing is sent)."""
+        return await self.pretrade.preview(req)
 
     # ---- place ----
     async def place(self, req: OrderRequest, *, origin: str = "") -> Placed:
@@ -324,24 +142,24 @@ class OrderManager:
         try:
             # the kill switch may have fired while the intent was being written
             if not reducing and self.state.effective(req.exchange) is not TradingState.ACTIVE:
-                return await self._finish(intent, replace(intent, status=OrderStatus.REJECTED,
+                return await self.settle(intent, replace(intent, status=OrderStatus.REJECTED,
                                                           reason=HALTED_BEFORE_SEND))
             if req.leverage and not reducing:
                 try:
                     await self._ensure_leverage(ex, req.symbol, req.leverage)
                 except ExchangeError as exc:  # the order itself was not sent
-                    return await self._finish(intent, replace(intent, status=OrderStatus.REJECTED,
+                    return await self.settle(intent, replace(intent, status=OrderStatus.REJECTED,
                                                               reason=f"{LEVERAGE_FAILED}: {exc.raw}"))
             try:
                 async with asyncio.timeout(self.settings.order_timeout_s):
                     sent = await ex.place(req)
             except (TimeoutError, ExchangeError) as exc:
                 if isinstance(exc, ExchangeError) and not exc.outcome_unknown:
-                    return await self._finish(intent, replace(intent, status=OrderStatus.REJECTED,
+                    return await self.settle(intent, replace(intent, status=OrderStatus.REJECTED,
                                                               reason=exc.raw, updated_ms=self.clock()))
                 log.warning("order %s outcome unknown (%s): looking it up by client id", cid, exc or "timeout")
                 unknown = replace(intent, status=OrderStatus.UNKNOWN, updated_ms=self.clock())
-                await self._finish(intent, unknown)
+                await self.settle(intent, unknown)
                 lookup = self._resolve_later(unknown)
                 if not look_up:
                     return unknown
@@ -349,7 +167,7 @@ class OrderManager:
                 # checked, and the lookup goes on (its result is published when known)
                 answered, _ = await asyncio.wait([lookup], timeout=self.answer_within_s)
                 return lookup.result() if answered else unknown
-            return await self._finish(intent, sent)
+            return await self.settle(intent, sent)
         finally:
             self._inflight.pop(cid, None)
             done.set_result(None)
@@ -385,7 +203,7 @@ class OrderManager:
             await ex.set_leverage(symbol, leverage)
             self._leverage_set[(ex.name, symbol)] = leverage
 
-    async def _finish(self, intent: Order, report: Order) -> Order:
+    async def settle(self, intent: Order, report: Order) -> Order:
         """Fold a venue report into the stored order (read, merge, write: one transaction)."""
         async with self.event_lock:
             stored = await self.store.merge_order(
@@ -406,13 +224,13 @@ class OrderManager:
                 log.warning("lookup of %s failed (attempt %d): %s", order.client_id, attempt + 1, exc)
                 delay = min(delay * 2, 5.0)
                 continue
-            resolved = await self._finish(order, found)
+            resolved = await self.settle(order, found)
             self.bus.publish(OrderResolved(resolved, "found on the venue", self.clock()))
             return resolved
         if order.status is OrderStatus.PENDING or await self._confirmed_absent(ex, order):
             gone = replace(order, status=OrderStatus.REJECTED, updated_ms=self.clock(),
                            reason="never reached the venue (not found by client id)")
-            resolved = await self._finish(order, gone)
+            resolved = await self.settle(order, gone)
             self.bus.publish(OrderResolved(resolved, NOT_ON_VENUE, self.clock()))
             return resolved
         return await self.store.get_order(order.client_id or "") or order
@@ -438,15 +256,15 @@ class OrderManager:
             await asyncio.wait(pending, timeout=limit_s)
 
     # ---- cancels, closes, leverage (never blocked by limits or state) ----
-    def _note_cancel(self, venue: str, key: str | None, cause: str) -> None:
+    def _note_cancel(self, venue: str, key: str | None, cause: Cause) -> None:
         if key:
             self._cancel_causes[f"{venue}:{key}"] = cause
             while len(self._cancel_causes) > CANCEL_CAUSES_KEPT:
                 self._cancel_causes.popitem(last=False)
 
-    def cancel_cause(self, order: Order) -> str | None:
-        """Why an order we asked to cancel was cancelled ("cancelled by you", "cancelled by the kill
-        switch"), or None when the cancel was not ours (the venue, the web app, a trigger)."""
+    def cancel_cause(self, order: Order) -> Cause | None:
+        """Why an order we asked to cancel was cancelled, or None when the cancel was not ours (the
+        venue, the web app, a trigger)."""
         for key in (order.order_id, order.client_id):
             if key and (cause := self._cancel_causes.get(f"{order.exchange}:{key}")):
                 return cause
@@ -456,17 +274,17 @@ class OrderManager:
         return None
 
     async def cancel(self, venue: str, symbol: str, *, order_id: str | None = None,
-                     client_id: str | None = None, cause: str = "cancelled by you") -> None:
+                     client_id: str | None = None, cause: Cause = Cause.YOU) -> None:
         self._note_cancel(venue, order_id or client_id, cause)
         await self.venue(venue).cancel(symbol, order_id=order_id, client_id=client_id)
         stored = (await self.store.get_order(client_id) if client_id
                   else await self.store.get_order_by_venue_id(venue, order_id or ""))
         if stored is not None:
-            await self._finish(stored, replace(stored, status=OrderStatus.CANCELED, reason=cause,
-                                               updated_ms=self.clock()))
+            await self.settle(stored, replace(stored, status=OrderStatus.CANCELED, reason=cause.words,
+                                              updated_ms=self.clock()))
 
     async def cancel_all(self, venue: str, symbol: str | None = None, *, fresh: bool = False,
-                         cause: str = "cancelled by you") -> list[Order]:
+                         cause: Cause = Cause.YOU) -> list[Order]:
         self._cancel_all_until[venue] = (0, cause)  # open: the venue's reports may beat its answer
         try:
             cancelled = await self.venue(venue).cancel_all(symbol, fresh=fresh)
@@ -477,8 +295,8 @@ class OrderManager:
             stored = ((await self.store.get_order(o.client_id)) if o.client_id else None) or (
                 await self.store.get_order_by_venue_id(venue, o.order_id or ""))
             if stored is not None:
-                await self._finish(stored, replace(stored, status=OrderStatus.CANCELED, updated_ms=self.clock(),
-                                                   reason=cause))
+                await self.settle(stored, replace(stored, status=OrderStatus.CANCELED, updated_ms=self.clock(),
+                                                  reason=cause.words))
         return cancelled
 
     def close_request(self, position: Position, fraction: Decimal = Decimal(1),
@@ -497,6 +315,3 @@ class OrderManager:
             raise OrderRefused([Refusal("LEVERAGE", f"Leverage {leverage}x is outside 1x to {cap}x.")])
         await self.venue(venue).set_leverage(symbol, leverage, cross=cross)
         self._leverage_set[(venue, symbol)] = leverage
-
-    async def live_orders(self, venue: str | None = None) -> list[Order]:
-        return await self.store.orders_with_status(LIVE, venue)

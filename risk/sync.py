@@ -18,7 +18,7 @@ from decimal import Decimal
 from exchanges.errors import ExchangeError, OrderNotFoundError
 from exchanges.models import Event, Fill, FillEvent, Order, OrderStatus, OrderType, OrderUpdate, StreamStatus
 from risk.events import NOT_ON_VENUE, OrderAdopted, OrderResolved
-from risk.order_changes import TRIGGERED_REASON, Change, cause_of, classify
+from risk.order_changes import TRIGGERED_REASON, Change, classify
 from risk.order_state import LIVE, merge, with_fills
 from risk.orders import OrderManager
 
@@ -36,7 +36,6 @@ class OrderSync:
     def __init__(self, manager: OrderManager):
         self.m = manager
         self._deferred: list[Event] = []
-        self.reports: dict[str, dict[str, object]] = {}
         self.streams: dict[str, tuple[bool, int]] = {}  # venue -> (connected, last event ms)
         self.stream_why: dict[str, str] = {}  # venue -> what its stream last said of itself (e.g. why it dropped)
         # what was applied, for the alert layer: (event, what it did to an order, a new fill to tell or not)
@@ -128,12 +127,12 @@ class OrderSync:
             report = replace(report, status=OrderStatus.WAITING_TRIGGER)
         ours = self.m.cancel_cause(report) if report.status is OrderStatus.CANCELED else None
         if ours is not None:
-            report = replace(report, reason=ours)  # our own cancel, as the venue reports it
+            report = replace(report, reason=ours.words)  # our own cancel, as the venue reports it
         merged = merge(stored, report)
         if merged is None:
             return None
         await self.m.store.update_order(merged)
-        return classify(stored, merged, cause_of(ours))
+        return classify(stored, merged, ours)
 
     async def replay_deferred(self) -> None:
         pending, self._deferred = self._deferred, []
@@ -255,7 +254,6 @@ class OrderSync:
         for o in live:
             resolved.append(await self._settle(o))
         report: dict[str, object] = {"venue": venue, "adopted": adopted, "resolved": resolved, "fills_added": added}
-        self.reports[venue] = report
         m.state.unblock_venue(venue)
         return report
 
@@ -270,13 +268,13 @@ class OrderSync:
             if order.status is OrderStatus.PENDING:
                 gone = replace(order, status=OrderStatus.REJECTED, updated_ms=self.m.clock(),
                                reason="never reached the venue (the bot stopped before sending it)")
-                settled = await self.m._finish(order, gone)
+                settled = await self.m.settle(order, gone)
                 self.m.bus.publish(OrderResolved(settled, NOT_ON_VENUE, self.m.clock()))
                 return settled
             return await self.m.resolve(order)
         except ExchangeError as exc:
             log.warning("could not settle %s: %s", order.client_id, exc)
             return order
-        settled = await self.m._finish(order, found)
+        settled = await self.m.settle(order, found)
         self.m.bus.publish(OrderResolved(settled, "found on the venue", self.m.clock()))
         return settled

@@ -165,13 +165,13 @@ class Book:
             for o in users:
                 if o.remaining > 0:
                     e = acc.setdefault(o.price, [ZERO, 0])
-                    e[0] += o.remaining  # type: ignore[operator]
-                    e[1] += 1  # type: ignore[operator]
+                    e[0] += o.remaining
+                    e[1] += 1
             for lv in synth:
                 if lv.size > 0:
                     e = acc.setdefault(lv.price, [ZERO, 0])
-                    e[0] += lv.size  # type: ignore[operator]
-                    e[1] += 1  # type: ignore[operator]
+                    e[0] += lv.size
+                    e[1] += 1
             prices = sorted(acc, reverse=desc)[:n]
             return [(p, acc[p][0], acc[p][1]) for p in prices]  # type: ignore[misc]
 

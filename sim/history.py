@@ -123,8 +123,9 @@ class _Market:
         s = px.scaleb(self.decimals)
         i = int(s)
         if i != s:  # finer than any price so far: every bar of this market moves to the finer unit
-            finer = -px.normalize().as_tuple().exponent
-            assert isinstance(finer, int)
+            exponent = px.normalize().as_tuple().exponent
+            assert isinstance(exponent, int)  # a finite price
+            finer = -exponent
             factor = 10 ** (finer - self.decimals)
             for bars in (self.minute, *self.coarser):
                 bars.rescale(factor)
@@ -169,7 +170,8 @@ class _Market:
         """Bars of `base` from start_ms to end_ms as [t, o, h, l, c, v, n], the open minute folded in."""
         t = base.t
         lo, hi = bisect.bisect_left(t, start_ms), bisect.bisect_right(t, end_ms)
-        out = [[t[i], base.o[i], base.h[i], base.l[i], base.c[i], base.v[i], base.n[i]] for i in range(lo, hi)]
+        out: list[list[Any]] = [[t[i], base.o[i], base.h[i], base.l[i], base.c[i], base.v[i], base.n[i]]
+                                for i in range(lo, hi)]
         m, om = self.minute, self.open_minute
         j = m.index(om) if base is not m and om is not None and start_ms <= om <= end_ms else None
         if om is not None and j is not None:  # its trades are in `base` already: only its prices

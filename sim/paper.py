@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from exchanges.base import Exchange
 from exchanges.errors import (
@@ -145,7 +145,7 @@ class PaperExchange(Exchange):
         history: PriceHistory | None = None,
     ):
         self.name = name
-        kw = {"clock": clock} if clock is not None else {}
+        kw: dict[str, Any] = {"clock": clock} if clock is not None else {}
         self.engine = engine or Engine(default_markets(name), starting_prices(), seed=seed, **kw)
         self.account = account
         self.taker_fee, self.maker_fee = self.engine.taker_fee, self.engine.maker_fee
@@ -285,7 +285,7 @@ class PaperExchange(Exchange):
     def _funding(self, f: SimFunding) -> FundingPayment:
         return FundingPayment(self.name, f.symbol, f.usdc, f.rate, f.szi, f.ts_ms)
 
-    async def events(self) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def events(self) -> AsyncIterator[Event]:
         while True:
             yield await self._queue.get()
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sim.accounts import SimAccount, SimCashFlow, SimPosition
 from sim.book import SimOrder
@@ -70,7 +70,7 @@ def encode(obj: Any) -> dict[str, Any]:
 
 
 @functools.cache
-def _converters(cls: type) -> dict[str, Callable[[Any], Any] | None]:
+def _converters(cls: Any) -> dict[str, Callable[[Any], Any] | None]:
     """Per field of `cls`, what turns its JSON value back into the field's type (None: as it is)."""
     hints = typing.get_type_hints(cls)
     out: dict[str, Callable[[Any], Any] | None] = {}
@@ -84,7 +84,7 @@ def _converters(cls: type) -> dict[str, Callable[[Any], Any] | None]:
 def decode(cls: type[T], data: dict[str, Any]) -> T:
     """Rebuild `cls` from `encode`'s dict; a field missing from an older file takes its default."""
     kwargs: dict[str, Any] = {}
-    for name, conv in _converters(cls).items():
+    for name, conv in _converters(cast(Any, cls)).items():
         if name in data:
             value = data[name]
             kwargs[name] = conv(value) if conv is not None and value is not None else value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 
@@ -11,6 +13,6 @@ async def start_site(app: web.Application, host: str = "127.0.0.1", port: int = 
     site = web.TCPSite(runner, host, port)
     await site.start()
     server = site._server
-    assert server is not None and server.sockets  # type: ignore[union-attr]
-    real_port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    assert isinstance(server, asyncio.Server) and server.sockets  # port 0: ask the socket which port it got
+    real_port = server.sockets[0].getsockname()[1]
     return runner, f"http://{host}:{real_port}"

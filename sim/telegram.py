@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from exchanges.aio import within
 from sim.telegram_rules import check_markup, check_text
@@ -120,6 +120,8 @@ class TelegramSim:
             out: dict[str, Any] = {}
             reader = await request.multipart()
             async for part in reader:
+                if not isinstance(part, BodyPartReader) or part.name is None:
+                    continue  # a nested multipart or an unnamed part: the Bot API reads neither
                 if part.filename:
                     out[part.name] = {"filename": part.filename, "data": await part.read()}
                 else:

@@ -31,6 +31,7 @@ from store.rows import (
     Confirmation,
     OutboxItem,
     TokenRefused,
+    TokenStatus,
     cash_flow_from,
     cash_flow_row,
     confirmation_from,
@@ -41,7 +42,7 @@ from store.rows import (
     use_token,
 )
 
-__all__ = ["MIGRATIONS", "Confirmation", "OutboxItem", "Store", "TokenRefused"]
+__all__ = ["MIGRATIONS", "Confirmation", "OutboxItem", "Store", "TokenRefused", "TokenStatus"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -169,7 +170,7 @@ class Store:
                     conn.execute("ROLLBACK")
 
         async with self._tx_lock:
-            return await self.db._execute(run)  # type: ignore[no-any-return]
+            return await self.db._execute(run)
 
     async def _one(self, sql: str, args: Iterable[Any] = ()) -> aiosqlite.Row | None:
         async with self.db.execute(sql, tuple(args)) as cur:
@@ -296,8 +297,9 @@ class Store:
                 (c.token, c.user_id, c.chat_id, c.kind, json.dumps(c.payload), now_ms, c.expires_ms),
             )
 
-    async def consume_confirmation(self, token: str, user_id: int, now_ms: int) -> tuple[str, Confirmation | None]:
-        """Atomically use a token once. Outcome: ok | unknown | used | not_yours | expired."""
+    async def consume_confirmation(self, token: str, user_id: int,
+                                   now_ms: int) -> tuple[TokenStatus, Confirmation | None]:
+        """Atomically use a token once."""
         return await self._atomic(lambda db: use_token(db, token, user_id, now_ms))
 
     @staticmethod
@@ -306,7 +308,7 @@ class Store:
 
         def use(db: sqlite3.Connection) -> None:
             status, _ = use_token(db, token, user_id, now_ms)
-            if status != "ok":
+            if status is not TokenStatus.OK:
                 raise TokenRefused(status)
 
         return use

@@ -9,6 +9,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from exchanges.models import CashFlow, CashFlowKind, Fill, Order, OrderStatus, OrderType, Side, TimeInForce
@@ -188,10 +189,20 @@ class Confirmation:
     expires_ms: int
 
 
-class TokenRefused(Exception):
-    """A confirmation could not be used: unknown | used | not_yours | expired."""
+class TokenStatus(StrEnum):
+    """What using a confirmation token found."""
 
-    def __init__(self, status: str):
+    OK = "ok"
+    UNKNOWN = "unknown"
+    USED = "used"
+    NOT_YOURS = "not_yours"
+    EXPIRED = "expired"
+
+
+class TokenRefused(Exception):
+    """A confirmation could not be used (any TokenStatus but OK)."""
+
+    def __init__(self, status: TokenStatus):
         super().__init__(status)
         self.status = status
 
@@ -205,19 +216,20 @@ def confirmation_from(r: Any) -> tuple[Confirmation, bool]:
     return Confirmation(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]), r[6] is not None
 
 
-def use_token(db: sqlite3.Connection, token: str, user_id: int, now_ms: int) -> tuple[str, Confirmation | None]:
+def use_token(db: sqlite3.Connection, token: str, user_id: int,
+              now_ms: int) -> tuple[TokenStatus, Confirmation | None]:
     r = db.execute(SELECT_CONFIRMATION, (token,)).fetchone()
     if r is None:
-        return "unknown", None
+        return TokenStatus.UNKNOWN, None
     c, used = confirmation_from(r)
     if used:
-        return "used", c
+        return TokenStatus.USED, c
     if c.user_id != user_id:
-        return "not_yours", c
+        return TokenStatus.NOT_YOURS, c
     if c.expires_ms <= now_ms:
-        return "expired", c
+        return TokenStatus.EXPIRED, c
     db.execute("UPDATE confirmations SET consumed_ms = ?, closed = 1 WHERE token = ?", (now_ms, token))
-    return "ok", c
+    return TokenStatus.OK, c
 
 
 @dataclass(frozen=True, slots=True)

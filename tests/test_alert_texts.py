@@ -40,7 +40,7 @@ from risk.events import (
     VenueReady,
     VenueWaiting,
 )
-from risk.order_changes import KILL_CAUSE, Cause, Kind, classify
+from risk.order_changes import Cause, Kind, classify
 
 PROSE, PRE = 64, 32
 HL = "hyperliquid"
@@ -150,7 +150,7 @@ def test_order_change_alerts(m, price, size):
     cancelled = change_text(told["cancelled"], m)
     assert "not by the bot" in cancelled and "triggered" not in cancelled and "not enough margin" in cancelled
     for cause in (Cause.YOU, Cause.KILL):  # the trader's own cancels: the command's answer or the kill report
-        change = classify(leg, replace(leg, status=OrderStatus.CANCELED, reason=KILL_CAUSE), cause)
+        change = classify(leg, replace(leg, status=OrderStatus.CANCELED, reason=Cause.KILL.words), cause)
         assert change.kind in (Kind.CANCELLED_BY_YOU, Kind.CANCELLED_BY_KILL) and change_text(change, m) is None
 
 

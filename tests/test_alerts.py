@@ -13,6 +13,7 @@ import pytest
 
 from bot.app import App
 from exchanges.models import OrderRequest, OrderType, Side
+from risk.order_state import LIVE
 from tests.conftest import FakeClock
 from tests.hl import ADDRESS
 from tests.tg import Rig
@@ -273,7 +274,7 @@ async def test_the_bots_own_tp_and_sl_legs_are_not_called_outside_orders(tmp_pat
                                                      take_profit=D(3850), stop_loss=D(3150)))
         new = await quiet_for(rig)
         assert not [x for x in new if "outside" in x], new
-        legs = [o for o in await rig.app.risk.orders.live_orders("hyperliquid")]
+        legs = await rig.app.store.orders_with_status(LIVE, "hyperliquid")
         assert sorted((o.order_type.value, o.trigger_price) for o in legs) == [("stop", D(3150)),
                                                                                 ("take_profit", D(3850))]
         await rig.stop_bot()  # after a restart they are still the bot's own

@@ -18,7 +18,7 @@ from risk.events import (
     StateChanged,
     TradingState,
 )
-from risk.orders import OrderRefused
+from risk.pretrade import OrderRefused
 from tests.harness import make_config, paper, rig
 
 SYMBOLS = ("BTC", "ETH", "SOL")

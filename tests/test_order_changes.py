@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from exchanges.models import Order, OrderStatus, OrderType, Side, TimeInForce
-from risk.order_changes import KILL_CAUSE, TRANSITIONS, Cause, Kind, cause_of, classify
+from risk.order_changes import TRANSITIONS, Cause, Kind, classify
 from risk.order_state import ALLOWED
 
 S = OrderStatus
@@ -77,7 +77,10 @@ def test_more_fills_of_a_partly_filled_order_and_first_sightings():
 
 
 def test_causes_come_from_the_order_manager():
-    assert cause_of(None) is None
-    assert cause_of(KILL_CAUSE) is Cause.KILL
-    assert cause_of("cancelled by you") is Cause.YOU
+    cancelled = replace(LIMIT, status=S.CANCELED)
+    assert classify(LIMIT, cancelled, None).kind is K.CANCELLED_BY_VENUE
+    assert classify(LIMIT, cancelled, Cause.KILL).kind is K.CANCELLED_BY_KILL
+    assert classify(LIMIT, cancelled, Cause.YOU).kind is K.CANCELLED_BY_YOU
+    assert classify(LIMIT, cancelled, Cause.REPLACED).kind is K.CANCELLED_BY_YOU
+    assert Cause.KILL.words == "cancelled by the kill switch" and Cause.YOU.words == "cancelled by you"
     assert classify(STOP, replace(STOP, status=S.OPEN, reason="triggered")).leg == "Stop loss"

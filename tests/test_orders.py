@@ -10,7 +10,7 @@ import pytest
 
 from exchanges.errors import OrderStateUnknown
 from exchanges.models import FillEvent, OrderRequest, OrderStatus, Side
-from risk.orders import OrderRefused
+from risk.pretrade import OrderRefused
 from sim.paper import PaperExchange
 from tests.harness import paper, rig
 

@@ -8,7 +8,7 @@ import pytest
 
 from exchanges.models import OrderRequest, OrderStatus, Side
 from risk.events import OrderAdopted, TradingState
-from risk.orders import OrderRefused
+from risk.pretrade import OrderRefused
 from sim.paper import PaperExchange
 from tests.harness import paper, rig
 

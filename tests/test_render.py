@@ -106,7 +106,7 @@ PURR = Market("hyperliquid", "PURR/USDC", MarketKind.SPOT, "PURR", "USDC", "PURR
 
 
 def _pv(market, req, before, after, **kw):
-    from risk.orders import Preview
+    from risk.pretrade import Preview
 
     px = req.price or D(3591)
     return Preview(req, market, px, px, req.size, px * req.size, D("0.450315"), px * req.size / 5, 5, before, after,

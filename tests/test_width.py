@@ -15,7 +15,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from desk.desk import Outcome
+from desk.desk import Outcome, Status
 from desk.services import PerVenue, PnLPeriod, VenueStatus
 from exchanges.models import (
     AccountBalances,
@@ -37,7 +37,7 @@ from handlers.parsing import UsageError
 from handlers.render import PHONE_COLUMNS, split_message
 from risk.events import KillReport, VenueKillReport
 from risk.limits import Refusal
-from risk.orders import Preview
+from risk.pretrade import Preview
 from sim.telegram_rules import check_text
 
 PROSE_COLUMNS = 64
@@ -219,7 +219,7 @@ BUILDERS: list[tuple[str, Callable[[], str]]] = [
     ("preview spot", lambda: views.preview_view(_preview(PURR, SPOT, before=D("1234567"), after=D("2469134")),
                                                 "buy")),
     *[(f"result {s.value}", lambda s=s: _result(s)) for s in OrderStatus],
-    ("outcome", lambda: views.outcome_view(Outcome("failed", detail=LONG_ERROR))),
+    ("outcome", lambda: views.outcome_view(Outcome(Status.FAILED, detail=LONG_ERROR))),
     ("kill", lambda: views.kill_view(_kill())),
     ("prices", lambda: views.prices_view("BTC", _tickers("BTC", D("101234.5")), MARKETS)),
     ("prices kPEPE", lambda: views.prices_view("kPEPE", _tickers("kPEPE", D("0.01234567")), MARKETS)),

@@ -39,12 +39,13 @@ class Venue:
 def _build_hyperliquid(hl: HyperliquidConfig, ctx: BuildContext) -> Exchange:
     from exchanges.hyperliquid.adapter import HyperliquidExchange
 
+    clock_kw: dict[str, Any] = {"clock": ctx.clock} if ctx.clock else {}
     return HyperliquidExchange(
         api_url=hl.api_url, ws_url=hl.stream_url, account_address=hl.account_address,
         secret_key=hl.secret_key.get_secret_value(), vault_address=hl.vault_address, is_mainnet=not hl.testnet,
         weight_per_minute=hl.rate_limit.requests_per_minute, default_slippage=ctx.default_slippage,
         probe_s=float(hl.stream.probe_seconds), stall_s=float(hl.stream.stall_seconds),
-        **({"clock": ctx.clock} if ctx.clock else {}),
+        **clock_kw,
     )
 
 

@@ -119,7 +119,7 @@ class HyperliquidExchange(Exchange):
         self.reads.stream_lost()
         self.prices.clear()
 
-    async def events(self) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def events(self) -> AsyncIterator[Event]:
         async for event in self.feed.events():
             yield event
 
@@ -200,12 +200,12 @@ class HyperliquidExchange(Exchange):
         if m.kind is not MarketKind.PERP:
             raise InvalidSymbolError(f"{symbol} is spot: no funding", venue=VENUE)
         _, ctxs = await self.http.info({"type": "metaAndAssetCtxs"})
-        ctx = ctxs[m.asset_id]  # type: ignore[index]
+        ctx = ctxs[m.asset_id]
         return FundingRate(VENUE, symbol, Decimal(ctx["funding"]), 1, mark=Decimal(ctx["markPx"]))
 
     # ---- account ----
     async def _clearinghouse(self, fresh: bool = False) -> dict[str, Any]:
-        return await self.reads.read("clearinghouseState", {"type": "clearinghouseState", "user": self.user},  # type: ignore[no-any-return]
+        return await self.reads.read("clearinghouseState", {"type": "clearinghouseState", "user": self.user},
                                      1000, fresh=fresh)
 
     async def balances(self, *, fresh: bool = False) -> AccountBalances:

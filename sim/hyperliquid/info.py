@@ -71,7 +71,7 @@ class Info:
     def t_candleSnapshot(self, body: dict[str, Any]) -> Any:
         req = body.get("req") or {}
         symbol = self._symbol(req.get("coin"))
-        step = INTERVALS.get(req.get("interval"))
+        step = INTERVALS.get(str(req.get("interval")))
         if step is None:
             raise WireError(f"unknown interval {req.get('interval')!r}")
         end = req.get("endTime") or self.e.clock()

@@ -86,7 +86,7 @@ def asset_ctx(e: Engine, m: Market) -> dict[str, Any]:
     mark = e.mark(m.symbol)
     bid, ask = e.books[m.symbol].best_bid(), e.books[m.symbol].best_ask()
     mid = (bid + ask) / 2 if bid is not None and ask is not None else None
-    out = {"dayNtlVlm": "0.0", "markPx": num(mark), "midPx": num(m.round_price(mid)) if mid else None,
+    out: dict[str, Any] = {"dayNtlVlm": "0.0", "markPx": num(mark), "midPx": num(m.round_price(mid)) if mid else None,
            "prevDayPx": num(mark)}
     if m.kind is MarketKind.PERP:
         out.update(funding=to_wire(e.funding_rates[m.symbol]), openInterest="0.0", oraclePx=num(mark),
