@@ -168,7 +168,7 @@ class Services:
                 except (ExchangeError, OSError, TimeoutError) as exc:
                     headroom = f"unknown ({exc})"
             why = self.risk.sync.stream_why.get(v) if connected is False else None
-            circuit = getattr(ex, "circuit_status", lambda: None)()
+            circuit = ex.circuit_status()
             out.append(VenueStatus(v, connected, rest_ms, age, error, headroom, why, circuit))
         return out
 

@@ -119,6 +119,10 @@ class Exchange(abc.ABC):
         """The venue's request headroom in words for /status; None where the venue has no budget to tell."""
         return None
 
+    def circuit_status(self) -> str | None:
+        """The venue's circuit breaker in words for /status while it is not closed; None: closed (or none)."""
+        return None
+
     # ---- venue dead man's switch ----
     @abc.abstractmethod
     async def arm_dead_man_switch(self, timeout_s: int) -> None: ...

@@ -68,7 +68,13 @@ class OrderStateUnknown(ExchangeError):
 
 
 class VenueUnavailable(ExchangeError):
+    """`retry_after` (s), when known: when asking again can help (our own circuit breaker's next probe)."""
+
     retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object):
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
 
 
 __all__ = [

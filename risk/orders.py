@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchanges.base import Exchange
-from exchanges.errors import ExchangeError, InvalidSymbolError, OrderNotFoundError
+from exchanges.errors import ExchangeError, InvalidSymbolError, OrderNotFoundError, VenueUnavailable
 from exchanges.models import (
     Order,
     OrderRequest,
@@ -219,6 +219,11 @@ class OrderManager:
             try:
                 found = await ex.order_status(order.symbol, client_id=order.client_id)
             except OrderNotFoundError:
+                continue
+            except VenueUnavailable as exc:
+                log.warning("lookup of %s failed (attempt %d): %s", order.client_id, attempt + 1, exc)
+                # our breaker says when it probes the venue again: look right after, not sooner, not later
+                delay = exc.retry_after + 0.05 if exc.retry_after else min(delay * 2, 5.0)
                 continue
             except ExchangeError as exc:
                 log.warning("lookup of %s failed (attempt %d): %s", order.client_id, attempt + 1, exc)

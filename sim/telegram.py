@@ -108,6 +108,7 @@ class TelegramSim:
         app.router.add_post("/_sim/press", self.sim_press)
         app.router.add_get("/_sim/chats/{chat_id}", self.sim_chat)
         app.router.add_post("/_sim/fault", self.sim_fault)
+        app.router.add_post("/_sim/clear", self.sim_clear)
         app.router.add_post("/_sim/block", self.sim_block)
         app.router.add_get("/_sim/files/{file_id}", self.sim_file)
         return app
@@ -421,6 +422,11 @@ class TelegramSim:
             until=time.monotonic() + float(duration) if duration is not None else None,
             retry_after=int(body.get("retry_after", 1)), methods=frozenset(methods) if methods else None,
         ))
+        return web.json_response({"ok": True})
+
+    async def sim_clear(self, request: web.Request) -> web.Response:
+        """Every fault ends now (Telegram is back), as the venue emulators' `clear` does."""
+        self.faults.clear()
         return web.json_response({"ok": True})
 
     async def sim_block(self, request: web.Request) -> web.Response:

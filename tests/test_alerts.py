@@ -65,11 +65,12 @@ async def test_a_hundred_fills_in_a_burst_arrive_as_few_messages_with_exact_tota
 
 async def test_telegram_down_then_back_delivers_everything_once_in_order(tmp_path):
     async with Rig(tmp_path, **ALL_ON) as rig:
-        await rig.fault(kind="down", duration_s=30)
+        await rig.fault(kind="down", duration_s=3600)  # until cleared
         for i in range(20):
             await rig.app.notifier.alert("reports", f"alert number {i}")
         await asyncio.sleep(1)
         assert not [x for x in texts(await rig.trader.transcript()) if x.startswith("alert number")]
+        await rig.control("clear")  # Telegram is back
         t = await rig.trader.wait(lambda t: len(lines(t)) >= 20, within=90)
         assert lines(t) == [f"alert number {i}" for i in range(20)]  # in order, once each
         assert len([x for x in texts(t) if "alert number" in x]) < 20  # the backlog came as summaries
@@ -81,13 +82,15 @@ def lines(t: dict) -> list[str]:
 
 async def test_a_restart_while_telegram_is_down_loses_nothing(tmp_path):
     async with Rig(tmp_path, **ALL_ON) as rig:
-        await rig.fault(kind="down", duration_s=8)
+        await rig.fault(kind="down", duration_s=3600)  # until cleared
         for i in range(20):
             await rig.app.notifier.alert("reports", f"alert number {i}")
         await rig.stop_bot()  # the bot dies with 20 alerts in its outbox
         rig.app = App(rig.config())
         rig.app.telegram.poll_timeout_s = 1
         await rig.app.start()
+        await asyncio.sleep(0.5)  # the new process finds Telegram still down
+        await rig.control("clear")
         t = await rig.trader.wait(lambda t: len(lines(t)) >= 20, within=90)
         assert lines(t) == [f"alert number {i}" for i in range(20)]
 

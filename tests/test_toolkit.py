@@ -298,3 +298,34 @@ async def test_a_kill_fired_while_the_circuit_is_open_reaches_the_venue_when_it_
         assert ex.circuit_status() is None  # and their success closed it
         assert [o for o in await rig.app.store.orders_with_status([OrderStatus.OPEN])] == []
         assert t
+
+
+async def test_an_unknown_order_is_looked_up_at_the_breakers_next_probe_not_given_up(tmp_path, clock):
+    """A lost answer while the circuit is open: the lookup waits for the breaker's probe (the venue is
+    back by then) instead of spending its few attempts on refusals of our own breaker."""
+    from dataclasses import replace as copy
+
+    from tests.harness import make_config, rig
+
+    async with hl_venue() as (sim, url):
+        sim.see(ADDRESS)
+        ex = adapter(url, breaker=CircuitBreaker("hyperliquid", threshold=3, cool_down_s=1.0))
+        r = await rig(tmp_path, clock, {"hyperliquid": ex}, make_config())
+        try:
+            r.orders.lookup_grace_s, r.orders.lookup_attempts = 0.05, 3  # 0.05 + 0.1 + 0.2 s: over before 1 s
+            placed = await ex.place(OrderRequest("hyperliquid", "ETH", Side.BUY, D("0.1"), D(3000),
+                                                 client_id="0x" + "2" * 32))
+            lost = copy(placed, status=OrderStatus.UNKNOWN, order_id=None)  # as if its answer never came
+            await r.store.insert_order(lost)
+            await control(url, "fault", {"kind": "503", "duration_s": 30})
+            with pytest.raises(VenueUnavailable):
+                await ex.balances(fresh=True)
+            assert (ex.circuit_status() or "").startswith("circuit open")
+            await control(url, "clear", {})  # the venue is back; our breaker does not know it yet
+            t0 = time.monotonic()
+            found = await r.orders.resolve(lost)
+            assert found.status is OrderStatus.OPEN and found.order_id == placed.order_id
+            assert time.monotonic() - t0 < 2.0 and ex.circuit_status() is None
+            assert (await r.store.get_order(lost.client_id or "")).status is OrderStatus.OPEN
+        finally:
+            await r.close()

@@ -208,12 +208,12 @@ async def test_one_kill_one_message_and_its_own_cancels_are_not_called_the_venue
 async def test_start_under_a_429_storm_says_what_it_waits_for(tmp_path):
     async with Rig(tmp_path, venue="hyperliquid", **ALERTS_ON) as rig:
         await rig.stop_bot()
-        rig.hl.faults.append(Fault("429", until=time.monotonic() + 8))
-        t0 = time.monotonic()
+        rig.hl.faults.append(Fault("429", until=time.monotonic() + 3600))
         starting = asyncio.ensure_future(rig.start_bot())
         try:
             await rig.trader.wait(lambda t: any("Starting: waiting for hyperliquid" in x for x in texts(t)), within=10)
-            assert time.monotonic() - t0 < 8  # told during the storm, not after it
+            assert rig.hl.faults  # told during the storm, not after it
+            rig.hl.faults.clear()  # the storm ends
             await rig.trader.wait(lambda t: any("hyperliquid reconciled" in x for x in texts(t)), within=60)
         finally:
             await starting

@@ -96,13 +96,13 @@ def button(message: dict[str, Any], prefix: str) -> str:
 
 class Rig:
     def __init__(self, tmp_path: Path, clock: Callable[[], int] | None = None, venue: str = "paper",
-                 **overrides: Any):
+                 telegram_limits: dict[str, float] | None = None, **overrides: Any):
         self.tmp_path = tmp_path
         self.clock = clock
         self.venue = venue
         self.hl_url: str | None = None
         self.overrides = overrides
-        self.sim = TelegramSim()
+        self.sim = TelegramSim(**(telegram_limits or {}))  # e.g. {"chat_rate": 100}: a test not about flood limits
         self.app: App | None = None
 
     async def __aenter__(self) -> Rig:
@@ -178,7 +178,10 @@ class Rig:
         return self.app.exchanges[self.venue]
 
     async def fault(self, **body: Any) -> None:
-        async with self.http.post(f"{self.base}/_sim/fault", json=body) as r:
+        await self.control("fault", **body)
+
+    async def control(self, name: str, **body: Any) -> None:
+        async with self.http.post(f"{self.base}/_sim/{name}", json=body) as r:
             assert r.status == 200
 
     async def __aexit__(self, *exc: object) -> None:

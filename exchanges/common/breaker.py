@@ -74,7 +74,7 @@ class CircuitBreaker:
             if self.opened_at is None or urgent or is_urgent():
                 return False
             if self.state == "open":
-                raise CircuitOpen(self.describe() or "circuit open", venue=self.venue)
+                raise CircuitOpen(self.describe() or "circuit open", venue=self.venue, retry_after=self.wait_s())
             if self._probe is None:
                 self._probe = asyncio.get_running_loop().create_future()
                 return True
@@ -101,6 +101,12 @@ class CircuitBreaker:
         if self._probe is not None:
             self._probe.set_result(None)
             self._probe = None
+
+    def wait_s(self) -> float:
+        """Seconds until the half-open probe may go (0: now, or closed)."""
+        if self.opened_at is None:
+            return 0.0
+        return max(0.0, self.cool_down_s - (self._clock() - self.opened_at))
 
     def describe(self) -> str | None:
         """For /status: None while closed."""

@@ -130,7 +130,7 @@ class RestClient:
             except (RateLimitError, VenueUnavailable) as exc:
                 if attempt == retries:
                     raise
-                await asyncio.sleep(getattr(exc, "retry_after", 0.2 * (attempt + 1)))
+                await asyncio.sleep(exc.retry_after if exc.retry_after is not None else 0.2 * (attempt + 1))
         raise AssertionError("unreachable")
 
     async def request(self, method: str, path: str, *, weight: int, write: bool, priority: bool = False,
