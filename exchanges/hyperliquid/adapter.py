@@ -373,16 +373,6 @@ class HyperliquidExchange(Exchange):
         return [replace(o, status=OrderStatus.CANCELED, reason="cancelled")
                 for o, s in zip(orders, statuses, strict=False) if s == "success"]
 
-    async def modify(self, order_id: str, symbol: str, *, price: Decimal | None, size: Decimal | None) -> Order:
-        old = await self.order_status(symbol, order_id=order_id)
-        req = OrderRequest(VENUE, symbol, old.side, size if size is not None else old.remaining,
-                           price if price is not None else old.price, tif=old.tif, reduce_only=old.reduce_only,
-                           client_id=old.client_id)
-        m = await self._market(symbol)
-        resp = await self._act({"type": "batchModify", "modifies": [{"oid": int(order_id),
-                                                                     "order": await self._wire(req, m)}]})
-        return self._placed(req, resp["data"]["statuses"][0])
-
     async def set_leverage(self, symbol: str, leverage: int, *, cross: bool = True) -> None:
         m = await self._market(symbol)
         await self._act({"type": "updateLeverage", "asset": m.asset_id, "isCross": cross, "leverage": leverage})
