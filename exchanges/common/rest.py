@@ -19,6 +19,8 @@ from collections import deque
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
 
 from exchanges.common.breaker import CircuitBreaker, CircuitOpen
 from exchanges.errors import ExchangeError, OrderStateUnknown, RateLimitError, VenueUnavailable
@@ -62,15 +64,27 @@ class WeightBudget:
                                      venue=self.venue, retry_after=wait)
             await asyncio.sleep(min(wait, 1.0))
 
-    def throttled(self, retry_after: float | None = None) -> float:
-        """The venue said 429: pause everything, as long as it asked, else a little longer each time."""
-        delay = self.backoff_s if retry_after is None else min(max(retry_after, 0.0), self.max_backoff_s)
+    def throttled(self, retry_after: float | None = None, *, ban: bool = False) -> float:
+        """The venue said 429: pause everything, as long as it asked, else a little longer each time.
+        A ban (418) lasts as long as the venue says, however long: asking sooner would only extend it."""
+        if retry_after is None:
+            delay = self.backoff_s
+        else:
+            delay = max(retry_after, 0.0) if ban else min(max(retry_after, 0.0), self.max_backoff_s)
         self.blocked_until = time.monotonic() + delay
         self.backoff_s = min(self.backoff_s * 2, self.max_backoff_s)
         return delay
 
     def fine(self) -> None:
         self.backoff_s = self.first_backoff_s
+
+    def sync(self, used_by_venue: int) -> None:
+        """The venue told how much of the minute it counts as used (a response header): when it counts
+        more than we do (another client on the same IP, a restart), the difference is spent now."""
+        gap = used_by_venue - self.used()
+        if gap > 0:
+            self._spent.append((time.monotonic(), gap))
+            self._total += gap
 
 
 def excerpt(body: bytes, limit: int = 200) -> str:
@@ -143,10 +157,11 @@ class RestClient:
         try:
             await self.budget.take(weight, priority=priority, max_wait_s=self.max_wait_s)
             try:
-                status, text, retry = await self._send(method, path, body, params, headers, write)
+                status, text, got = await self._send(method, path, body, params, headers, write)
             except (VenueUnavailable, OrderStateUnknown):
                 failed = True
                 raise
+            self.observe(status, got)
             if status >= 500:
                 failed = True
                 snippet = excerpt(text, 120)
@@ -156,7 +171,7 @@ class RestClient:
                                             venue=self.venue)
                 raise VenueUnavailable(f"venue answered {status}{tail}", venue=self.venue)
             answered = True
-            return self._decode(status, text, retry)
+            return self._decode(status, text, got.get("Retry-After"))
         finally:
             if failed:
                 self.breaker.failed()
@@ -166,16 +181,18 @@ class RestClient:
                 self.breaker.released(probe)
 
     async def _send(self, method: str, path: str, body: Any, params: dict[str, Any] | None,
-                    headers: dict[str, str] | None, write: bool) -> tuple[int, bytes, str | None]:
+                    headers: dict[str, str] | None, write: bool) -> tuple[int, bytes, CIMultiDictProxy[str]]:
         data = body if body is None or isinstance(body, bytes | str) else json.dumps(body, separators=(",", ":"))
         hdrs = {"Content-Type": "application/json"} if data is not None and not isinstance(body, bytes | str) else {}
         hdrs.update(headers or {})
         t0 = time.perf_counter()
+        # a path with its query already encoded (a signed one) is sent byte for byte as it was signed
+        url: str | URL = URL(self.base_url + path, encoded=True) if "?" in path else self.base_url + path
         try:
-            async with self.session.request(method, self.base_url + path, data=data, params=params, headers=hdrs,
+            async with self.session.request(method, url, data=data, params=params, headers=hdrs,
                                             timeout=self.timeout) as r:
                 text = await r.read()
-                status, retry = r.status, r.headers.get("Retry-After")
+                status, got = r.status, r.headers
         except aiohttp.ClientConnectorError as exc:  # never connected: nothing was sent
             raise VenueUnavailable(f"cannot reach {self.base_url}: {exc.os_error}", venue=self.venue) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -183,14 +200,22 @@ class RestClient:
                 raise OrderStateUnknown(f"no answer from the venue ({type(exc).__name__})", venue=self.venue) from None
             raise VenueUnavailable(f"no answer from the venue ({type(exc).__name__})", venue=self.venue) from None
         self.last_latency_ms = (time.perf_counter() - t0) * 1000
-        return status, text, retry
+        return status, text, got
+
+    def observe(self, status: int, headers: CIMultiDictProxy[str]) -> None:
+        """Every answer's headers (the venue's own count of our usage): a venue hooks in here."""
+
+    def refused(self, status: int, text: bytes) -> ExchangeError:
+        """A 4xx other than 429/418, as the venue's error: a venue maps its own error bodies here."""
+        return ExchangeError(f"venue refused the request ({status}): {excerpt(text, 300)}", venue=self.venue)
 
     def _decode(self, status: int, text: bytes, retry: str | None) -> Any:
-        if status == 429:
-            delay = self.budget.throttled(_retry_after(retry))
-            raise RateLimitError("rate limited by the venue (429)", venue=self.venue, retry_after=delay)
+        if status in (429, 418):  # 418: banned for ignoring 429s; Retry-After says until when
+            delay = self.budget.throttled(_retry_after(retry), ban=status == 418)
+            what = "rate limited by the venue (429)" if status == 429 else "banned by the venue for ignoring 429s (418)"
+            raise RateLimitError(what, venue=self.venue, retry_after=delay)
         if status != 200:
-            raise ExchangeError(f"venue refused the request ({status}): {excerpt(text, 300)}", venue=self.venue)
+            raise self.refused(status, text)
         self.budget.fine()
         try:
             return json.loads(text)

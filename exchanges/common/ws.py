@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 
 
 class WsProtocol(Protocol):
-    ping_frame: str
+    ping_frame: str | None  # None: WebSocket ping frames, whose pongs show the socket is alive
+    quiet_ok: bool  # a stream that may say nothing for long (a user-data stream): up once open; a
+    # stall is a missing pong, and the adapter's REST probes catch a socket that pongs but says nothing
 
     def subscribe_frame(self, sub: dict[str, Any]) -> str: ...
 
@@ -82,6 +84,8 @@ class WsClient:
                     for sub in self.subscriptions:
                         await ws.send(self.protocol.subscribe_frame(sub))
                     self.state = "subscribed, waiting for data"
+                    if self.protocol.quiet_ok:
+                        await self._up()
                     reason = await self._read(ws)
                     if self.connected.is_set():
                         backoff = 0.25  # it delivered: the next reconnect starts fast again
@@ -102,21 +106,38 @@ class WsClient:
             await asyncio.sleep(delay)
             backoff = min(backoff * 2, self.max_backoff_s)
 
+    async def _up(self) -> None:
+        self.connected.set()
+        self.state = "up"
+        await self.on_state(True, "connected" if not self.reconnects else "reconnected")
+
     async def _read(self, ws: Any) -> str:
         opened = time.monotonic()
         next_ping = opened + self.ping_s
+        quiet_ok = self.protocol.quiet_ok
+        pong: Any = None  # the pong awaited for our last ping frame, and when that ping went
+        pong_sent = 0.0
         while True:
             now = time.monotonic()
             if self._restart_reason is not None:
                 return self._restart_reason
-            if not self.connected.is_set() and now - opened > self.first_data_s:
+            if quiet_ok:
+                if pong is not None and not pong.done() and now - pong_sent > self.stall_s:
+                    return f"stalled: no pong for {self.stall_s:g}s"
+            elif not self.connected.is_set() and now - opened > self.first_data_s:
                 return f"stalled: subscribed, but no data for {self.first_data_s:g}s"
-            if self.connected.is_set() and now - self.last_data > self.stall_s:
+            elif self.connected.is_set() and now - self.last_data > self.stall_s:
                 return f"stalled: no data for {self.stall_s:g}s"
             if now >= next_ping:
-                await ws.send(self.protocol.ping_frame)
+                if self.protocol.ping_frame is not None:
+                    await ws.send(self.protocol.ping_frame)
+                elif pong is None or pong.done():
+                    pong, pong_sent = await ws.ping(), now
                 next_ping = now + self.ping_s
-            limit = self.last_data + self.stall_s if self.connected.is_set() else opened + self.first_data_s
+            if quiet_ok:
+                limit = now + self.stall_s
+            else:
+                limit = self.last_data + self.stall_s if self.connected.is_set() else opened + self.first_data_s
             try:
                 raw = await within(ws.recv(), max(0.01, min(next_ping, limit) - now))
             except TimeoutError:
@@ -131,9 +152,7 @@ class WsClient:
             channel, data = routed
             self.last_data = self.last_by_channel[channel] = time.monotonic()
             if not self.connected.is_set():
-                self.connected.set()
-                self.state = "up"
-                await self.on_state(True, "connected" if not self.reconnects else "reconnected")
+                await self._up()
             try:
                 await self.on_message(channel, data)
             except Exception:  # a message we cannot handle must not take the stream down

@@ -15,7 +15,8 @@ CONTROL = frozenset({"pong", "subscriptionResponse"})
 
 
 class HyperliquidFrames:
-    ping_frame = '{"method":"ping"}'
+    ping_frame: str | None = '{"method":"ping"}'
+    quiet_ok = False  # every subscription sends its snapshot at once: a silent socket is not up
 
     def subscribe_frame(self, sub: dict[str, Any]) -> str:
         return json.dumps({"method": "subscribe", "subscription": sub})
