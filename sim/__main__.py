@@ -26,6 +26,11 @@ def build(name: str, args: argparse.Namespace) -> web.Application:
 
         return HyperliquidSim(mainnet=args.mainnet, seed=args.seed, tick_interval_s=args.tick or None,
                               weight_per_minute=args.weight_per_minute).app()
+    if name == "aster":
+        from sim.aster.server import AsterSim
+
+        return AsterSim(seed=args.seed, tick_interval_s=args.tick or None, testnet=args.aster_testnet,
+                        weight_per_minute=args.aster_weight_per_minute).app()
     raise SystemExit(f"error: the {name} emulator is not part of this version yet")
 
 
@@ -38,6 +43,8 @@ async def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1, help="seed of the simulated price walk")
     p.add_argument("--tick", type=float, default=1.0, help="seconds between price moves (0: only via /_sim/)")
     p.add_argument("--weight-per-minute", type=int, default=1200, help="hyperliquid: IP weight budget")
+    p.add_argument("--aster-testnet", action="store_true", help="aster: verify V3 signatures with chainId 714")
+    p.add_argument("--aster-weight-per-minute", type=int, default=2400, help="aster: futures IP weight budget")
     args = p.parse_args(argv)
     wanted = {n: getattr(args, n) for n in ("hyperliquid", "aster", "telegram") if getattr(args, n) is not None}
     if not wanted:

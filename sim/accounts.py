@@ -14,6 +14,24 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 ZERO = Decimal(0)
+# A one-way position is kept under its symbol; a hedge-mode leg (Aster's positionSide LONG / SHORT)
+# under "<symbol>|LONG" or "<symbol>|SHORT", so both legs of one market can be open at once.
+HEDGE_SEP = "|"
+
+
+def position_key(symbol: str, side: str | None = None) -> str:
+    return symbol if side is None else f"{symbol}{HEDGE_SEP}{side}"
+
+
+def key_symbol(key: str) -> str:
+    """The market a position key belongs to."""
+    return key.split(HEDGE_SEP, 1)[0]
+
+
+def key_side(key: str) -> str | None:
+    """The hedge leg ("LONG" / "SHORT") of a position key, None for a one-way position."""
+    parts = key.split(HEDGE_SEP, 1)
+    return parts[1] if len(parts) == 2 else None
 
 
 @dataclass
@@ -39,12 +57,17 @@ class SimAccount:
     positions: dict[str, SimPosition] = field(default_factory=dict)
     leverage: dict[str, tuple[int, bool]] = field(default_factory=dict)  # symbol -> (leverage, cross)
 
-    def position(self, symbol: str) -> SimPosition:
-        pos = self.positions.get(symbol)
+    def position(self, symbol: str, side: str | None = None) -> SimPosition:
+        key = position_key(symbol, side)
+        pos = self.positions.get(key)
         if pos is None:
             lev, cross = self.leverage.get(symbol, (20, True))
-            pos = self.positions[symbol] = SimPosition(leverage=lev, cross=cross)
+            pos = self.positions[key] = SimPosition(leverage=lev, cross=cross)
         return pos
+
+    def positions_of(self, symbol: str) -> list[SimPosition]:
+        """Every open position of one market: the one-way one, or the hedge legs."""
+        return [p for k, p in self.positions.items() if key_symbol(k) == symbol]
 
 
 @dataclass(frozen=True, slots=True)

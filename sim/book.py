@@ -41,6 +41,9 @@ class SimOrder:
     notional_filled: Decimal = ZERO
     status_ms: int = 0
     orig_size: Decimal = ZERO
+    position_side: str | None = None  # hedge mode leg ("LONG" | "SHORT"); None: one-way
+    builder: str | None = None  # an account paid `builder_fee_rate` of each fill's notional (Aster builder codes)
+    builder_fee_rate: Decimal = ZERO
 
     def __post_init__(self) -> None:
         if not self.orig_size:

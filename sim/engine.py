@@ -2,10 +2,12 @@
 
 Price-time priority, partial fills, GTC / IOC / ALO, reduce-only, market orders as IOC with a
 slippage cap, stop and take-profit triggers (with normalTpsl children), maker/taker fees, cross
-margin, liquidation and funding. Single-threaded by design: every public call runs to completion
-on the event loop, so no two calls interleave. Listeners receive ("order" | "fill" | "funding" |
-"liquidation", payload) after each public call, in the order things happened, and ("account", name)
-when an account changes without an order (funds moved in, leverage set).
+margin, liquidation and funding. An order may trade one hedge-mode leg (`position_side`, Aster's
+LONG / SHORT) and pay a builder fee on top of the venue's (Aster builder codes).
+Single-threaded by design: every public call runs to completion on the event loop, so no two calls
+interleave. Listeners receive ("order" | "fill" | "funding" | "liquidation", payload) after each
+public call, in the order things happened, and ("account", name) when an account changes without an
+order (funds moved in, leverage set).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from decimal import Decimal
 
 from exchanges.models import Market, MarketKind, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from exchanges.precision import to_wire
-from sim.accounts import TRANSFER_KINDS, SimAccount, SimCashFlow
+from sim.accounts import TRANSFER_KINDS, SimAccount, SimCashFlow, position_key
 from sim.book import Book, Level, LiquidityProfile, SimOrder
 from sim.ledger import Ledger
 from sim.markets import PriceWalk
@@ -190,19 +192,19 @@ class Engine(Matching, Ledger):
         if m.kind is not MarketKind.PERP or not 1 <= leverage <= m.max_leverage:
             raise Reject("LEVERAGE", f"Invalid leverage value {leverage}: allowed 1 to {m.max_leverage}")
         acct = self.account(name)
-        pos = acct.positions.get(symbol)
-        if pos is not None and pos.cross != cross:
+        held = acct.positions_of(symbol)
+        if any(pos.cross != cross for pos in held):
             raise Reject("LEVERAGE", "Cannot switch leverage type with open position.")
         acct.leverage[symbol] = (leverage, cross)
-        if pos is not None:
+        for pos in held:
             pos.leverage = leverage
         self._pending.append(("account", name))
         self._flush()
 
-    def update_isolated_margin(self, name: str, symbol: str, amount: Decimal) -> None:
+    def update_isolated_margin(self, name: str, symbol: str, amount: Decimal, position_side: str | None = None) -> None:
         """Add USD to an isolated position (amount > 0) or take some out (< 0)."""
         acct = self.account(name)
-        pos = acct.positions.get(symbol)
+        pos = acct.positions.get(position_key(symbol, position_side))
         if pos is None or pos.cross:
             raise Reject("ISOLATED", "Position does not use isolated margin.")
         mark = self.mids[symbol]
@@ -217,10 +219,14 @@ class Engine(Matching, Ledger):
         self._flush()
 
     # ---- orders --------------------------------------------------------------------------------
-    def place(self, name: str, req: OrderRequest) -> SimOrder:
-        """Validate and submit one order. Raises Reject; a rejection is still recorded (status lookups)."""
+    def place(self, name: str, req: OrderRequest, *, position_side: str | None = None, builder: str | None = None,
+              builder_fee_rate: Decimal = ZERO) -> SimOrder:
+        """Validate and submit one order. Raises Reject; a rejection is still recorded (status lookups).
+        `position_side` trades one hedge leg ("LONG" / "SHORT") instead of the one-way position; a
+        `builder` is paid `builder_fee_rate` of each fill's notional on top of the fee."""
         try:
-            order = self._validate(name, req)
+            order = self._validate(name, req, position_side=position_side, builder=builder,
+                                   builder_fee_rate=builder_fee_rate)
             self._submit(order, req)
             return order
         finally:
@@ -252,7 +258,8 @@ class Engine(Matching, Ledger):
             old = self.find(name, oid=oid, cloid=cloid)
             if old is None or old.oid not in self.open:
                 raise Reject("MODIFY_CLOSED", "Cannot modify canceled or filled order")
-            order = self._validate(name, req, replacing=old)
+            order = self._validate(name, req, replacing=old, position_side=old.position_side, builder=old.builder,
+                                   builder_fee_rate=old.builder_fee_rate)
             self._cancel(old, "modified")
             self._submit(order, req)
             return order
@@ -289,18 +296,18 @@ class Engine(Matching, Ledger):
         rate = self.funding_rates[symbol] if rate is None else rate
         mark, now = self.mark(symbol), self.clock()
         for acct in self.accounts.values():
-            pos = acct.positions.get(symbol)
-            if pos is None or pos.size == 0:
-                continue
-            usdc = -pos.size * mark * rate
-            if pos.cross:
-                acct.collateral += usdc
-            else:  # an isolated position pays and is paid from its own USD
-                pos.raw_usd += usdc
-            pos.funding += usdc
-            f = SimFunding(acct.name, symbol, usdc, pos.size, rate, now)
-            self.fundings[acct.name].append(f)
-            self._pending.append(("funding", f))
+            for pos in acct.positions_of(symbol):
+                if pos.size == 0:
+                    continue
+                usdc = -pos.size * mark * rate
+                if pos.cross:
+                    acct.collateral += usdc
+                else:  # an isolated position pays and is paid from its own USD
+                    pos.raw_usd += usdc
+                pos.funding += usdc
+                f = SimFunding(acct.name, symbol, usdc, pos.size, rate, now)
+                self.fundings[acct.name].append(f)
+                self._pending.append(("funding", f))
         self._check_liquidations()
         self._flush()
 
@@ -333,7 +340,9 @@ class Engine(Matching, Ledger):
         self._next_tid, self._liq_seq = max(self._next_tid, counters["tid"]), max(self._liq_seq, counters["liq"])
 
     # ---- internals: validation and submission --------------------------------------------------
-    def _validate(self, name: str, req: OrderRequest, replacing: SimOrder | None = None) -> SimOrder:
+    def _validate(self, name: str, req: OrderRequest, replacing: SimOrder | None = None, *,
+                  position_side: str | None = None, builder: str | None = None,
+                  builder_fee_rate: Decimal = ZERO) -> SimOrder:
         m = self.market(req.symbol)
         acct = self.account(name)
         if req.client_id is not None:
@@ -362,7 +371,7 @@ class Engine(Matching, Ledger):
             msg = f"Order must have minimum value of ${to_wire(m.min_notional)}."
             raise self._rejected(name, req, "MIN_NOTIONAL", msg)
         if m.kind is MarketKind.PERP:
-            pos = acct.positions.get(req.symbol)
+            pos = acct.positions.get(position_key(req.symbol, position_side))
             size = pos.size if pos else ZERO
             if req.reduce_only and (size == 0 or (size > 0) == (req.side is Side.BUY)):
                 raise self._rejected(name, req, "REDUCE_ONLY", "Reduce only order would increase position.")
@@ -391,7 +400,9 @@ class Engine(Matching, Ledger):
                     name, req, "POST_ONLY",
                     f"Post only order would have immediately matched, bbo was {bids}@{asks}",
                 )
-        return self._new_order(name, req, price, tif, is_market)
+        order = self._new_order(name, req, price, tif, is_market)
+        order.position_side, order.builder, order.builder_fee_rate = position_side, builder, builder_fee_rate
+        return order
 
     def _new_order(self, name: str, req: OrderRequest, price: Decimal, tif: TimeInForce, is_market: bool) -> SimOrder:
         self._seq += 1

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from exchanges.models import Market, MarketKind, OrderStatus, Side
-from sim.accounts import SimAccount, isolated_liquidation_price, liquidation_price, maintenance_rate, unrealized
+from sim.accounts import (
+    SimAccount,
+    isolated_liquidation_price,
+    key_side,
+    key_symbol,
+    liquidation_price,
+    maintenance_rate,
+    unrealized,
+)
 from sim.book import SimOrder
 
 ZERO = Decimal(0)
@@ -26,6 +34,7 @@ class PositionView:
     realized_pnl: Decimal
     funding: Decimal
     raw_usd: Decimal = ZERO  # isolated only
+    position_side: str | None = None  # hedge mode: "LONG" | "SHORT"; None for a one-way position
 
     @property
     def position_value(self) -> Decimal:
@@ -47,24 +56,25 @@ class Ledger:
 
     def unrealized_pnl(self, name: str) -> Decimal:
         acct = self.accounts[name]
-        return sum((unrealized(p.size, p.entry, self.mids[s]) for s, p in acct.positions.items()), ZERO)
+        return sum((unrealized(p.size, p.entry, self.mids[key_symbol(s)]) for s, p in acct.positions.items()), ZERO)
 
     def isolated_equity(self, name: str) -> Decimal:
         acct = self.accounts[name]
-        return sum((p.equity(self.mids[s]) for s, p in acct.positions.items() if not p.cross), ZERO)
+        return sum((p.equity(self.mids[key_symbol(s)]) for s, p in acct.positions.items() if not p.cross), ZERO)
 
     def cross_account_value(self, name: str) -> Decimal:
         """Collateral and the unrealized PnL of cross positions: what cross margin stands on."""
         acct = self.accounts[name]
-        return acct.collateral + sum((unrealized(p.size, p.entry, self.mids[s]) for s, p in acct.positions.items()
-                                      if p.cross), ZERO)
+        return acct.collateral + sum((unrealized(p.size, p.entry, self.mids[key_symbol(s)])
+                                      for s, p in acct.positions.items() if p.cross), ZERO)
 
     def account_value(self, name: str) -> Decimal:
         return self.cross_account_value(name) + self.isolated_equity(name)
 
     def cross_margin_used(self, name: str) -> Decimal:
         acct = self.accounts[name]
-        return sum((abs(p.size) * self.mids[s] / p.leverage for s, p in acct.positions.items() if p.cross), ZERO)
+        return sum((abs(p.size) * self.mids[key_symbol(s)] / p.leverage for s, p in acct.positions.items()
+                    if p.cross), ZERO)
 
     def margin_used(self, name: str) -> Decimal:
         """Cross initial margin, and each isolated position's equity (the venue's totalMarginUsed)."""
@@ -74,7 +84,7 @@ class Ledger:
         """Of the cross positions (an isolated one answers for itself)."""
         acct = self.accounts[name]
         return sum(
-            (abs(p.size) * self.mids[s] * maintenance_rate(self.markets[s].max_leverage)
+            (abs(p.size) * self.mids[key_symbol(s)] * maintenance_rate(self.markets[key_symbol(s)].max_leverage)
              for s, p in acct.positions.items() if p.cross),
             ZERO,
         )
@@ -115,21 +125,22 @@ class Ledger:
         if acct is None:
             return []
         cross_av = self.cross_account_value(name)
-        mm = {s: abs(p.size) * self.mids[s] * maintenance_rate(self.markets[s].max_leverage)
+        mm = {s: abs(p.size) * self.mids[key_symbol(s)] * maintenance_rate(self.markets[key_symbol(s)].max_leverage)
               for s, p in acct.positions.items() if p.cross}
         total_mm = sum(mm.values(), ZERO)
         out = []
         for s, p in acct.positions.items():
-            mark = self.mids[s]
-            mmr = maintenance_rate(self.markets[s].max_leverage)
+            mark = self.mids[key_symbol(s)]
+            mmr = maintenance_rate(self.markets[key_symbol(s)].max_leverage)
             if p.cross:
                 used, liq = abs(p.size) * mark / p.leverage, liquidation_price(p.size, mark, cross_av, total_mm - mm[s],
                                                                               mmr)
             else:
                 used, liq = p.equity(mark), isolated_liquidation_price(p.size, p.raw_usd, mmr)
             out.append(PositionView(
-                symbol=s, size=p.size, entry=p.entry, mark=mark, unrealized_pnl=unrealized(p.size, p.entry, mark),
-                leverage=p.leverage, cross=p.cross, margin_used=used, liquidation_price=liq,
-                realized_pnl=p.realized, funding=p.funding, raw_usd=p.raw_usd,
+                symbol=key_symbol(s), size=p.size, entry=p.entry, mark=mark,
+                unrealized_pnl=unrealized(p.size, p.entry, mark), leverage=p.leverage, cross=p.cross,
+                margin_used=used, liquidation_price=liq, realized_pnl=p.realized, funding=p.funding,
+                raw_usd=p.raw_usd, position_side=key_side(s),
             ))
         return out

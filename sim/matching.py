@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from exchanges.models import Market, MarketKind, OrderStatus, Side, TimeInForce
-from sim.accounts import SimAccount, apply_fill, isolated_fill, maintenance_rate
+from sim.accounts import SimAccount, apply_fill, isolated_fill, key_side, key_symbol, maintenance_rate, position_key
 from sim.book import Book, Level, SimOrder
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ class SimFill:
     crossed: bool  # taker
     ts_ms: int
     liquidation: bool = False
+    builder_fee: Decimal = ZERO  # paid to the order's builder on top of `fee`
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class SimLiquidation:
     size: Decimal
     price: Decimal
     ts_ms: int
+    position_side: str | None = None  # the hedge leg liquidated; None: a one-way position
 
 
 class Matching:
@@ -90,7 +92,7 @@ class Matching:
 
     def _reducible(self, o: SimOrder) -> Decimal:
         """How much of a reduce-only order may still trade: never past flat."""
-        pos = self.accounts[o.account].positions.get(o.symbol)
+        pos = self.accounts[o.account].positions.get(position_key(o.symbol, o.position_side))
         size = pos.size if pos else ZERO
         if size == 0 or (size > 0) == (o.side is Side.BUY):
             return ZERO
@@ -139,31 +141,37 @@ class Matching:
         acct = self.accounts[o.account]
         notional = px * qty
         fee = ZERO if liquidation else notional * (self.taker_fee if crossed else self.maker_fee)
+        builder_fee = notional * o.builder_fee_rate if o.builder and not liquidation else ZERO
         closed_pnl = ZERO
         if m.kind is MarketKind.PERP:
-            pos = acct.position(o.symbol)
+            pos = acct.position(o.symbol, o.position_side)
             start = pos.size
             # isolated: margin moves between the collateral and the position, and the PnL comes back
             # inside the equity the position hands back
             iso_flow = None if pos.cross else isolated_fill(pos, qty * o.side.sign, px, pos.leverage)
             pos.size, pos.entry, closed_pnl = apply_fill(pos.size, pos.entry, qty * o.side.sign, px)
-            acct.collateral += (closed_pnl if iso_flow is None else iso_flow) - fee
+            acct.collateral += (closed_pnl if iso_flow is None else iso_flow) - fee - builder_fee
             if pos.size == 0:
                 acct.collateral += pos.raw_usd  # nothing is left in a closed position
-                del acct.positions[o.symbol]
+                del acct.positions[position_key(o.symbol, o.position_side)]
             else:
                 pos.realized += closed_pnl
+            if builder_fee:
+                self.account(o.builder or "").collateral += builder_fee
         else:
             start = acct.spot.get(m.base, ZERO)
             sign = o.side.sign
             acct.spot[m.base] = start + qty * sign
-            acct.spot[m.quote] = acct.spot.get(m.quote, ZERO) - notional * sign - fee
+            acct.spot[m.quote] = acct.spot.get(m.quote, ZERO) - notional * sign - fee - builder_fee
+            if builder_fee:
+                paid = self.account(o.builder or "").spot
+                paid[m.quote] = paid.get(m.quote, ZERO) + builder_fee
         o.filled += qty
         o.notional_filled += notional
         now = self.clock()
         self._next_tid += 1
         fill = SimFill(self._next_tid, o.oid, o.cloid, o.account, o.symbol, o.side, px, qty, fee,
-                       closed_pnl, start, crossed, now, liquidation)
+                       closed_pnl, start, crossed, now, liquidation, builder_fee)
         self.fills[o.account].append(fill)
         self._pending.append(("fill", fill))
         self._touch(o)
@@ -260,23 +268,28 @@ class Matching:
         """An isolated position goes alone when its own equity falls below its maintenance margin; the
         cross positions go together when the cross account value falls below theirs."""
         for acct in list(self.accounts.values()):
-            doomed = [s for s, p in acct.positions.items() if not p.cross and p.equity(self.mids[s])
-                      < abs(p.size) * self.mids[s] * maintenance_rate(self.markets[s].max_leverage)]
+            doomed = [k for k, p in acct.positions.items() if not p.cross and p.equity(self.mids[key_symbol(k)])
+                      < abs(p.size) * self.mids[key_symbol(k)] * maintenance_rate(
+                          self.markets[key_symbol(k)].max_leverage)]
             if any(p.cross for p in acct.positions.values()) and (
                     self.cross_account_value(acct.name) < self.maintenance_margin(acct.name)):
-                doomed += [s for s, p in acct.positions.items() if p.cross]
+                doomed += [k for k, p in acct.positions.items() if p.cross]
             if not doomed:
                 continue
-            for o in [o for o in self.open.values() if o.account == acct.name and o.symbol in doomed]:
+            symbols = {key_symbol(k) for k in doomed}
+            for o in [o for o in self.open.values() if o.account == acct.name and o.symbol in symbols]:
                 self._cancel(o, "liquidation")
-            for symbol in doomed:
-                pos = acct.positions[symbol]
+            for key in doomed:
+                symbol = key_symbol(key)
+                pos = acct.positions[key]
                 mark = self.mids[symbol]
                 size = pos.size
                 side = Side.SELL if size > 0 else Side.BUY
                 self._liq_seq += 1
                 o = SimOrder(oid=-self._liq_seq, account=acct.name, symbol=symbol, side=side, size=abs(size),
-                             price=mark, tif=TimeInForce.IOC, ts_ms=self.clock(), seq=0, is_market=True)
+                             price=mark, tif=TimeInForce.IOC, ts_ms=self.clock(), seq=0, is_market=True,
+                             position_side=key_side(key))
                 self._execute(o, mark, abs(size), crossed=True, liquidation=True)
                 self._touched.pop(o.oid, None)
-                self._pending.append(("liquidation", SimLiquidation(acct.name, symbol, size, mark, self.clock())))
+                self._pending.append(("liquidation", SimLiquidation(acct.name, symbol, size, mark, self.clock(),
+                                                                     key_side(key))))
