@@ -44,6 +44,7 @@ async def run(url: str, rounds: int, db: str) -> tuple[list[float], list[float]]
     config = parse_config({
         "exchanges": {"hyperliquid": {"enabled": True, "testnet": True, "base_url": url, "account_address": ADDRESS,
                                       "secret_key": KEY, "rate_limit": {"requests_per_minute": 10**9}}},
+        "web": {"enabled": False},  # no chat page: the path measured is the venue's
         "storage": {"path": db}, "kill": {"flatten": "always"},
         "trading": {"max_order_size": 10**9, "max_leverage": 20, "position_limits": {
             "max_position_size_usd": 10**9, "max_total_positions": 10}},

@@ -61,6 +61,7 @@ async def run(url: str, n: int, db: str, pause_s: float) -> tuple[list[float], l
     config = parse_config({
         "exchanges": {"hyperliquid": {"enabled": True, "testnet": True, "base_url": url, "account_address": ADDRESS,
                                       "secret_key": KEY, "rate_limit": {"requests_per_minute": 10**9}}},
+        "web": {"enabled": False},  # no chat page: the path measured is the venue's
         "storage": {"path": db},
         "trading": {"max_order_size": 10**9, "position_limits": {"max_position_size_usd": 10**9}},
         "risk": {"max_orders_per_minute": 10**6, "position_size_limit": 1, "max_data_age_seconds": 60},

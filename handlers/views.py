@@ -316,7 +316,8 @@ def prices_view(symbol: str, items: list[PerVenue[Ticker]], markets: dict[tuple[
     if len(mids) > 1:
         lo, hi = min(x for x, _ in mids), max(x for x, _ in mids)
         spread = fmt_price(mids[0][1], hi - lo) if hi > lo else "0"
-        text += f"\nSpread between venues: {esc(spread)} ({esc(fmt_pct((hi - lo) / lo * 100, sign=False))})"
+        bps = fmt_sig((hi - lo) / lo * 10_000, 3) if lo > 0 else "?"
+        text += f"\nSpread between venues: {esc(spread)} ({esc(bps)} bps of the lower mid)"
     return text
 
 
@@ -337,7 +338,14 @@ def funding_view(symbol: str, items: list[PerVenue[FundingRate]], now_ms: int, t
                  ("  Next", f"{fmt_time(f.next_ms, tz, now_ms)}, {fmt_in(f.next_ms - now_ms)}"
                   if f.next_ms is not None else "unknown"),
                  ("  Who pays", _who_pays(f.rate))]
-    return "\n".join([f"<b>Funding {esc(symbol)}</b> ({esc(tz)})" + kv_table(rows), *_errors(items)])
+    text = "\n".join([f"<b>Funding {esc(symbol)}</b> ({esc(tz)})" + kv_table(rows), *_errors(items)])
+    aprs = [(r.venue, r.value.rate * 24 * 365 / r.value.interval_hours) for r in items
+            if r.value is not None and r.value.interval_hours > 0]
+    if len(aprs) > 1:  # venues pay at different intervals: compared per year
+        (hi_v, hi), (lo_v, lo) = max(aprs, key=lambda a: a[1]), min(aprs, key=lambda a: a[1])
+        text += "\n" + wrap(f"Funding difference: {hi_v} {fmt_pct(hi * 100)} APR vs {lo_v} {fmt_pct(lo * 100)}"
+                            f" ({fmt_sig((hi - lo) * 100, 4)} points a year)")
+    return text
 
 
 def pnl_view(periods: list[PnLPeriod], unrealized: Decimal) -> str:

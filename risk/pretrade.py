@@ -115,9 +115,14 @@ class PreTrade:
         bal = balances[req.exchange]
         if bal is None:  # the venue we trade on must answer; raise its error
             bal = await ex.balances()
-        equity = None if any(b is None for b in balances.values()) else sum(
-            (b.equity for b in balances.values() if b is not None), ZERO)
+        # a venue that does not answer counts as holding nothing: a lower bound of the equity, so the
+        # limits drawn from it are stricter, never looser (the loss monitor fails closed on its own terms)
+        equity = sum((b.equity for b in balances.values() if b is not None), ZERO)
         warnings: list[str] = []
+        silent = [name for name, b in balances.items() if b is None]
+        if silent:
+            warnings.append(f"Equity of {', '.join(silent)} unknown right now: limits use the equity of the other"
+                            " exchanges only.")
         if not positions_ok:
             warnings.append("Positions of some exchange could not be read; counts may be incomplete.")
         mine = next((p for p in positions if p.exchange == req.exchange and p.symbol == req.symbol), None)

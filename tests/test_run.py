@@ -41,12 +41,12 @@ def test_run_until_signal_then_clean_shutdown(tmp_path, sig):
         assert db.execute("PRAGMA user_version").fetchone()[0] >= 1
 
 
-def test_run_refuses_an_adapter_this_version_lacks(tmp_path):
+def test_the_seed_config_with_aster_loads_unchanged(tmp_path):
     cfg = (ROOT / "tests/data/seed_config.json").read_text()
     (tmp_path / "config.json").write_text(cfg)
     (tmp_path / "config.json").chmod(0o600)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "bot.cli", "run"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=60)
-    assert proc.returncode == 2
-    assert "exchanges.aster: this version does not include the Aster adapter yet" in proc.stderr
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ASTER_API_KEY": "k", "ASTER_API_SECRET": "s"}
+    proc = subprocess.run([sys.executable, "-m", "bot.cli", "check-config"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "aster" in proc.stdout and "V1 (HMAC)" in proc.stdout

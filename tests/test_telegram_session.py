@@ -10,19 +10,20 @@ import pytest
 from tests.tg import Rig, button
 
 
-@pytest.mark.parametrize("venue", ["paper", "hyperliquid"])
+@pytest.mark.parametrize("venue", ["paper", "hyperliquid", "aster"])
 async def test_full_trading_session(tmp_path, venue):
     async with Rig(tmp_path, venue=venue) as rig:
         me = rig.trader
+        lot = "0.010" if venue == "aster" else "0.01000"  # sizes are shown to the market's lot
         start = await me.ask("/start")
         assert "KILL" in start["text"] and start["reply_markup"]["keyboard"][0][0]["text"] == "🛑 KILL"
         bal = await me.ask("/balance")
         assert "Account value" in bal["text"] and "$10,000.00" in bal["text"] and "Total equity" in bal["text"]
 
         preview = await me.ask("/buy BTC 0.01")
-        assert "Buy" in preview["text"] and "0.01000 BTC" in preview["text"] and "Est. price" in preview["text"]
+        assert "Buy" in preview["text"] and f"{lot} BTC" in preview["text"] and "Est. price" in preview["text"]
         done = await me.click(preview, button(preview, "ok:"))
-        assert "✅ Filled 0.01000 at avg" in done["text"], done["text"]
+        assert f"✅ Filled {lot} at avg" in done["text"], done["text"]
         [pos] = await rig.paper.positions()
         assert pos.size == D("0.01")
         refreshed = await me.click(bal, button(bal, "r:balance"))  # the earlier /balance, now with margin in use
@@ -30,11 +31,11 @@ async def test_full_trading_session(tmp_path, venue):
         assert refreshed["text"] != bal["text"] and "r:balance" in str(refreshed["reply_markup"])
 
         listing = await me.ask("/positions")
-        assert "BTC" in listing["text"] and "LONG" in listing["text"] and "+0.01000" in listing["text"]
+        assert "BTC" in listing["text"] and "LONG" in listing["text"] and f"+{lot}" in listing["text"]
         close_preview = await me.click(listing, button(listing, "cl:"))
         assert "Close 100% of BTC" in close_preview["text"] and "reduce-only" in close_preview["text"]
         closed = await me.click(close_preview, button(close_preview, "ok:"))
-        assert "✅ Filled 0.01000" in closed["text"], closed["text"]
+        assert f"✅ Filled {lot}" in closed["text"], closed["text"]
         assert await rig.paper.positions() == []
 
         for _ in range(50):  # fills reach the store from the venue's stream

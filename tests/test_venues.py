@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import StartupError, build_exchanges
+from bot.app import build_exchanges
 from bot.config import ConfigError, parse_config
+from exchanges.aster.adapter import AsterExchange
+from exchanges.aster.public import AsterPrices
 from handlers.parsing import exchange_prefix
 from sim.paper import PaperExchange
 from venues import NAMES, VENUES
@@ -37,8 +39,16 @@ def test_the_start_builds_what_the_registry_builds_and_says_what_a_venue_cannot_
     assert list(built) == ["paper"] and isinstance(built["paper"], PaperExchange)
     config, _ = parse_config({"exchanges": {"paper": {"enabled": True, "price_source": "aster"}},
                               "storage": {"path": ":memory:"}})
-    with pytest.raises(StartupError, match="price_source \"aster\" needs the Aster adapter"):
-        build_exchanges(config)
+    assert isinstance(build_exchanges(config)["paper"].price_feed, AsterPrices)  # paper on Aster's prices
+    config, _ = parse_config({"exchanges": {"aster": {"enabled": True, "user": "0x" + "1" * 40,
+                                                      "signer": "0x" + "2" * 40, "signer_key": "0x" + "3" * 64}},
+                              "storage": {"path": ":memory:"}})
+    [aster] = build_exchanges(config).values()
+    assert isinstance(aster, AsterExchange) and aster.creds.v3 and aster.f == "/fapi/v3"
+    config, _ = parse_config({"exchanges": {"aster": {"enabled": True, "api_key": "k", "api_secret": "s"}},
+                              "storage": {"path": ":memory:"}})
+    [aster] = build_exchanges(config).values()
+    assert isinstance(aster, AsterExchange) and not aster.creds.v3 and aster.f == "/fapi/v1"
 
 
 def test_the_paper_venue_is_listed_first_beside_a_live_one():

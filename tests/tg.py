@@ -107,13 +107,22 @@ class Rig:
 
     async def __aenter__(self) -> Rig:
         self.runner, self.base = await start_site(self.sim.app())
-        if self.venue == "hyperliquid":
+        if self.venue in ("hyperliquid", "both"):
             from sim.hyperliquid.server import HyperliquidSim
             from tests.hl import ADDRESS
 
             self.hl = HyperliquidSim(fund_usdc=Decimal(10_000))
             self.hl.see(ADDRESS)
             self.hl_runner, self.hl_url = await start_site(self.hl.app())
+        self.aster_url: str | None = None
+        if self.venue in ("aster", "both"):
+            from sim.aster.server import AsterSim
+            from tests.aster import SIGNER, USER
+
+            self.aster = AsterSim(fund_usdt=Decimal(10_000))
+            self.aster.registry.agents[SIGNER.lower()] = USER.lower()
+            self.aster.see(USER.lower())
+            self.aster_runner, self.aster_url = await start_site(self.aster.app())
         self.http = aiohttp.ClientSession()
         try:
             await self.start_bot()
@@ -141,10 +150,7 @@ class Rig:
         raw: dict[str, Any] = {
             "telegram": {"bot_token": "123:SIMTOKEN", "base_url": f"{self.base}/bot",
                          "allowed_user_ids": [TRADER, OTHER_TRADER]},
-            "exchanges": {"paper": {"enabled": True, "tick_interval_seconds": 0}} if self.venue == "paper" else {
-                "hyperliquid": {"enabled": True, "testnet": True, "base_url": self.hl_url,
-                                "account_address": "0x14791697260E4c9A71f18484C9f997B308e59325",
-                                "secret_key": "0x" + "0123456789" * 6 + "0123"}},
+            "exchanges": self._exchanges(),
             "storage": {"path": str(self.tmp_path / "bot.db")},
             "trading": {"max_leverage": 20, "max_order_size": 100_000,
                         "position_limits": {"max_positions_per_symbol": 1, "max_total_positions": 5,
@@ -156,6 +162,23 @@ class Rig:
         for k, v in self.overrides.items():
             raw[k] = {**raw.get(k, {}), **v} if isinstance(v, dict) else v
         return parse_config(raw, env={})[0]
+
+    def _exchanges(self) -> dict[str, Any]:
+        if self.venue == "paper":
+            return {"paper": {"enabled": True, "tick_interval_seconds": 0}}
+        out: dict[str, Any] = {}
+        if self.venue in ("hyperliquid", "both"):
+            out["hyperliquid"] = {"enabled": True, "testnet": True, "base_url": self.hl_url,
+                                  "account_address": "0x14791697260E4c9A71f18484C9f997B308e59325",
+                                  "secret_key": "0x" + "0123456789" * 6 + "0123"}
+        if self.venue in ("aster", "both"):
+            from tests.aster import SIGNER, SIGNER_KEY, USER
+
+            ws = (self.aster_url or "").replace("http://", "ws://")
+            out["aster"] = {"enabled": True, "user": USER, "signer": SIGNER, "signer_key": SIGNER_KEY,
+                            "base_url": self.aster_url, "spot_base_url": self.aster_url,
+                            "ws_url": f"{ws}/fstream", "spot_ws_url": f"{ws}/sstream"}
+        return out
 
     async def start_bot(self) -> None:
         self._started_before = await self._count_started()
@@ -177,6 +200,14 @@ class Rig:
         assert self.app is not None
         return self.app.exchanges[self.venue]
 
+    async def aster_control(self, route: str, body: dict[str, Any]) -> Any:
+        from tests.aster import control
+
+        return await control(self.aster_url or "", route, body)
+
+    async def aster_price(self, coin: str, px: str) -> None:
+        await self.aster_control("price", {"symbol": f"{coin}USDT", "px": px})
+
     async def fault(self, **body: Any) -> None:
         await self.control("fault", **body)
 
@@ -190,3 +221,5 @@ class Rig:
         await self.runner.cleanup()
         if self.hl_url:
             await self.hl_runner.cleanup()
+        if self.aster_url:
+            await self.aster_runner.cleanup()

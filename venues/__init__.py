@@ -50,21 +50,33 @@ def _build_hyperliquid(hl: HyperliquidConfig, ctx: BuildContext) -> Exchange:
 
 
 def _build_aster(aster: AsterConfig, ctx: BuildContext) -> Exchange:
-    raise VenueSetupError("exchanges.aster: this version does not include the Aster adapter yet; set enabled"
-                          " false (Hyperliquid and paper trading work)")
+    from exchanges.aster.adapter import AsterExchange
+    from exchanges.aster.http import Credentials
+
+    if aster.signer_key.get_secret_value():
+        creds = Credentials(user=aster.user.lower(), signer_key=aster.signer_key.get_secret_value())
+    else:
+        creds = Credentials(api_key=aster.api_key.get_secret_value(), api_secret=aster.api_secret.get_secret_value())
+    clock_kw: dict[str, Any] = {"clock": ctx.clock} if ctx.clock else {}
+    return AsterExchange(
+        base_url=aster.base_url, spot_base_url=aster.spot_base_url, ws_url=aster.ws_url,
+        spot_ws_url=aster.spot_ws_url, credentials=creds, testnet=aster.testnet,
+        weight_per_minute=aster.rate_limit.weight_limit, default_slippage=ctx.default_slippage, **clock_kw,
+    )
 
 
 def _build_paper(paper: PaperConfig, ctx: BuildContext) -> Exchange:
-    from sim.paper import PaperExchange, PaperStateError
+    from sim.paper import PaperExchange, PaperStateError, PriceFeed
 
-    feed = None
+    feed: PriceFeed | None = None
     if paper.price_source == "hyperliquid":
         from exchanges.hyperliquid.public import HyperliquidPrices
 
         feed = HyperliquidPrices(ctx.sections["hyperliquid"].api_url)
     elif paper.price_source == "aster":
-        raise VenueSetupError("exchanges.paper.price_source \"aster\" needs the Aster adapter, which this version"
-                              " does not include yet; use \"sim\" or \"hyperliquid\"")
+        from exchanges.aster.public import AsterPrices
+
+        feed = AsterPrices(ctx.sections["aster"].base_url)
     db = ctx.storage_path
     ex = PaperExchange(
         starting_balance=paper.starting_balance, seed=paper.seed, clock=ctx.clock, price_feed=feed,

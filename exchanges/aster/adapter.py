@@ -60,6 +60,7 @@ from exchanges.precision import to_wire
 log = logging.getLogger(__name__)
 VENUE = "aster"
 TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.ALO: "GTX"}
+HELD_MS = 5000  # an account answer held this long at most while the streams tell no change
 LEG_TAGS = ("-tp", "-sl")  # a TP/SL leg's client id: its entry's, tagged
 ACCOUNT_KEYS = ("account", "spot_account", "positions", "open_orders", "spot_open_orders")
 HEDGE_MODE = ("this Aster account is in hedge mode (a long and a short per market); the bot trades one-way"
@@ -110,6 +111,7 @@ class AsterExchange(Exchange):
                                max_connection_s=max_connection_s)
         self.reads = ReadCache(self._read, clock, self.streams.user_live, account_keys=ACCOUNT_KEYS, trust_ms=trust_ms)
         self.probe_s, self.down_poll_s, self.trust_ms = probe_s, down_poll_s, trust_ms
+        self.held_ms = max(trust_ms, HELD_MS)
         self.probe = QuietProbe(self.feed, clock, open_of=self._open_of, grace_ms=min(2000, int(probe_s * 1000)),
                                 trades=lambda m, since, spot: self._trades(m, since, spot=spot))
 
@@ -186,7 +188,7 @@ class AsterExchange(Exchange):
         return self.streams.quote(m, self.trust_ms)
 
     def reads_in_memory(self, symbol: str | None = None) -> bool:
-        if not self.reads.in_memory(*ACCOUNT_KEYS[:3]):
+        if not all(self.reads.held(k, self.held_ms) for k in ("account", "spot_account", "positions")):
             return False
         m = self._markets.get(symbol) if symbol is not None else None
         return symbol is None or (m is not None and self._fresh_quote(m) is not None)
@@ -236,11 +238,29 @@ class AsterExchange(Exchange):
     async def _read(self, payload: dict[str, Any]) -> Any:
         return await self.http.signed("GET", payload["path"], payload.get("params"))
 
+    def _held(self, key: str, path: str, fresh: bool) -> Any:
+        """An account read: over REST, then held while the user streams are up and have told no change
+        (any account event, or an action of ours, drops it), for at most `held_ms`."""
+        return self.reads.read(key, {"path": path}, self.held_ms, fresh=fresh)
+
     def _account(self, fresh: bool) -> Any:
-        return self.reads.read("account", {"path": self.account_path}, self.trust_ms, fresh=fresh)
+        return self._held("account", self.account_path, fresh)
 
     def _spot_account(self, fresh: bool) -> Any:
-        return self.reads.read("spot_account", {"path": f"{self.s}/account"}, self.trust_ms, fresh=fresh)
+        return self._held("spot_account", f"{self.s}/account", fresh)
+
+    def _marked(self, positions: list[Position]) -> list[Position]:
+        """Positions at the streamed mark where it is fresh (a held answer's mark ages; the position
+        itself cannot change without an event)."""
+        out = []
+        for p in positions:
+            m = self._markets.get(p.symbol)
+            quote = self._fresh_quote(m) if m is not None else None
+            if quote is not None and quote[2] is not None:
+                mark = quote[2]
+                p = replace(p, mark_price=mark, unrealized_pnl=(mark - p.entry_price) * p.size)
+            out.append(p)
+        return out
 
     async def _marks(self) -> dict[str, Decimal]:
         """Spot assets at their USDT market's price (the streamed quote when fresh)."""
@@ -260,19 +280,25 @@ class AsterExchange(Exchange):
 
     async def balances(self, *, fresh: bool = False) -> AccountBalances:
         with urgent_when(fresh):
-            account, spot, marks = await asyncio.gather(self._account(fresh), self._spot_account(fresh), self._marks())
-        return parse.parse_balances(account, spot, marks, self.clock())
+            account, spot, marks, risk = await asyncio.gather(
+                self._account(fresh), self._spot_account(fresh), self._marks(),
+                self._held("positions", self.risk_path, fresh))
+        bal = parse.parse_balances(account, spot, marks, self.clock())
+        held = parse.parse_positions(risk, self._perps)
+        moved = sum((now.unrealized_pnl - then.unrealized_pnl for now, then in zip(self._marked(held), held,
+                                                                                  strict=True)), Decimal(0))
+        return replace(bal, account_value=bal.account_value + moved) if moved else bal
 
     async def positions(self, *, fresh: bool = False) -> list[Position]:
         with urgent_when(fresh):
-            risk = await self.reads.read("positions", {"path": self.risk_path}, self.trust_ms, fresh=fresh)
-        return parse.parse_positions(risk, self._perps)
+            risk = await self._held("positions", self.risk_path, fresh)
+        return self._marked(parse.parse_positions(risk, self._perps))
 
     async def open_orders(self, *, fresh: bool = False) -> list[Order]:
         with urgent_when(fresh):
             fut, spot = await asyncio.gather(
-                self.reads.read("open_orders", {"path": f"{self.f}/openOrders"}, self.trust_ms, fresh=fresh),
-                self.reads.read("spot_open_orders", {"path": f"{self.s}/openOrders"}, self.trust_ms, fresh=fresh))
+                self._held("open_orders", f"{self.f}/openOrders", fresh),
+                self._held("spot_open_orders", f"{self.s}/openOrders", fresh))
         return [_shown(parse.parse_order(o, self._perps)) for o in fut] + [
             _shown(parse.parse_order(o, self._spots)) for o in spot]
 

@@ -67,8 +67,8 @@ STATUS = {"NEW": OrderStatus.OPEN, "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FIL
           "NEW_INSURANCE": OrderStatus.FILLED, "NEW_ADL": OrderStatus.FILLED}
 TYPES = {"LIMIT": OrderType.LIMIT, "MARKET": OrderType.MARKET, "STOP": OrderType.STOP,
          "STOP_MARKET": OrderType.STOP, "TAKE_PROFIT": OrderType.TAKE_PROFIT,
-         "TAKE_PROFIT_MARKET": OrderType.TAKE_PROFIT}
-TRIGGERS = frozenset({"STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"})
+         "TAKE_PROFIT_MARKET": OrderType.TAKE_PROFIT, "TRAILING_STOP_MARKET": OrderType.STOP}
+TRIGGERS = frozenset({"STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"})
 TIFS = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.IOC, "GTX": TimeInForce.ALO}
 ZERO = Decimal(0)
 Natives = dict[str, Market]  # native symbol ("BTCUSDT") -> the market of one kind

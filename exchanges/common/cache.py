@@ -92,6 +92,13 @@ class ReadCache:
     def in_memory(self, *keys: str) -> bool:
         return all(self.trusted(k) for k in keys)
 
+    def held(self, key: str, ttl_ms: int) -> bool:
+        """A read of `key` would be answered without I/O now (pushed and trusted, or a REST answer reused)."""
+        if self.trusted(key):
+            return True
+        hit = self._cache.get(key)
+        return hit is not None and self._live() and self._clock() - hit[0] <= ttl_ms
+
     def quiet_ms(self, key: str) -> int | None:
         """How long the pushed state of `key` has gone unconfirmed (None: nothing pushed to check)."""
         if key not in self._pushed:

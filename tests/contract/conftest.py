@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -38,10 +40,38 @@ class VenueClock:
         return time.time_ns() // 1_000_000 + self.offset
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What differs between venues, and only that: their listings and their words. The tests say
+    what must hold; these say in which market and in whose terms."""
+
+    quote: str = "USDC"  # the account's cash asset, perp and spot
+    spot: str = "PURR/USDC"  # a spot market, a size worth a few hundred dollars, a resting bid under it
+    spot_size: str = "1000"
+    spot_bid: str = "0.15"
+    spot_price: Decimal = Decimal("0.2")
+    btc_lot: Decimal = Decimal("0.00001")
+    btc_off_tick: str = "95000.5"  # not a valid price: 6 significant figures, or off the tick
+    min_notional: Decimal = Decimal(10)
+    keeps_rejected: bool = True  # an order refused on placing is still known by its client id
+    words: dict[str, str] = field(default_factory=lambda: {
+        "tick": "divisible by tick size", "min_notional": "minimum value of \\$10",
+        "margin": "Insufficient margin to place order.", "switch": "Cannot switch leverage type",
+        "reduce_only": "[Rr]educe only"})
+
+
+ASTER_FACTS = Facts(
+    quote="USDT", spot="ASTER/USDT", spot_size="100", spot_bid="1.1", spot_price=Decimal("1.2"),
+    btc_lot=Decimal("0.001"), btc_off_tick="95000.05", min_notional=Decimal(5), keeps_rejected=False,
+    words={"tick": "Precision is over the maximum defined", "min_notional": "notional must be no smaller than 5",
+           "margin": "Margin is insufficient", "switch": "position", "reduce_only": "[Rr]educe[Oo]nly"})
+
+
 class Control(abc.ABC):
     """What a test does to the venue from outside the adapter, through the venue's own mechanisms."""
 
     socket_stream: bool  # events come over a socket that can drop (paper's are handed over in process)
+    facts = Facts()
 
     def __init__(self, name: str, engine: Engine, account: str, clock: VenueClock):
         self.name, self.engine, self.account, self.clock = name, engine, account, clock
@@ -148,6 +178,55 @@ class HyperliquidControl(Control):
         await self._sim("fault", {"kind": "ws_close"})
 
 
+class AsterControl(Control):
+    """Aster runs two books (futures and spot) on two engines; a symbol says which."""
+
+    socket_stream = True
+    facts = ASTER_FACTS
+
+    def __init__(self, sim: Any, url: str, account: str, clock: VenueClock):
+        super().__init__("aster", sim.f.engine, account, clock)
+        self.sim, self.url = sim, url
+
+    def _engine(self, symbol: str) -> Engine:
+        return self.sim.s.engine if "/" in symbol else self.sim.f.engine
+
+    def mark(self, symbol: str) -> Decimal:
+        return self._engine(symbol).mark(symbol)
+
+    def cancel_outside(self, order_id: str) -> None:
+        for engine in (self.sim.f.engine, self.sim.s.engine):
+            with contextlib.suppress(Exception):
+                engine.cancel(self.account, oid=int(order_id))
+
+    async def _sim(self, route: str, body: dict[str, Any]) -> None:
+        from tests.aster import control
+
+        await control(self.url, route, body)
+
+    async def set_price(self, symbol: str, price: Decimal) -> None:
+        await self._sim("price", {"symbol": symbol.replace("/", "") if "/" in symbol else f"{symbol}USDT",
+                                  "px": str(price), "spot": "/" in symbol})
+
+    async def _step(self) -> None:
+        await self._sim("step", {"n": 1})
+
+    async def down(self) -> None:
+        await self._sim("fault", {"kind": "5xx", "status": 503, "duration_s": 600})
+
+    async def up(self) -> None:
+        await self._sim("clear", {})
+
+    async def lose_next_order_answer(self) -> None:
+        await self._sim("fault", {"kind": "drop", "path": "/order"})
+
+    async def silence(self, seconds: float) -> None:
+        await self._sim("fault", {"kind": "ws_silent", "duration_s": seconds})
+
+    async def drop_stream(self) -> None:
+        await self._sim("fault", {"kind": "ws_close"})
+
+
 Venue = tuple[Exchange, Control]
 VenueFactory = Callable[..., AbstractAsyncContextManager[Venue]]
 
@@ -178,10 +257,32 @@ async def hyperliquid(*, quick_stall: bool = False) -> AsyncIterator[Venue]:
             await ex.close()
 
 
+@asynccontextmanager
+async def aster(*, quick_stall: bool = False) -> AsyncIterator[Venue]:
+    from exchanges.aster.adapter import AsterExchange
+    from exchanges.aster.http import Credentials
+    from tests.aster import SIGNER, SIGNER_KEY, USER, aster_venue, control
+
+    clock = VenueClock()
+    async with aster_venue(clock=clock, fund_usdt=USDC) as (sim, url):
+        await control(url, "signer", {"user": USER, "signer": SIGNER})
+        sim.see(USER.lower())
+        ws = url.replace("http://", "ws://")
+        ex = AsterExchange(base_url=url, spot_base_url=url, ws_url=f"{ws}/fstream", spot_ws_url=f"{ws}/sstream",
+                           credentials=Credentials(user=USER.lower(), signer_key=SIGNER_KEY), clock=clock,
+                           **({"stall_s": 0.5, "ping_s": 0.1, "probe_s": 0.5} if quick_stall else {}))
+        await ex.connect()
+        try:
+            yield ex, AsterControl(sim, url, USER.lower(), clock)
+        finally:
+            await ex.close()
+
+
 # venue name -> its factory: the one place a venue joins the suite
 VENUES: dict[str, VenueFactory] = {
     "paper": paper,
     "hyperliquid": hyperliquid,
+    "aster": aster,
 }
 
 

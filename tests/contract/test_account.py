@@ -15,7 +15,7 @@ async def test_balances_of_a_fresh_account(venue):
     ex, ctl = venue
     bal = await ex.balances()
     assert (bal.account_value, bal.margin_used, bal.withdrawable) == (ctl.usdc, 0, ctl.usdc)
-    assert [(b.asset, b.total, b.usd_value) for b in bal.spot] == [("USDC", ctl.usdc, ctl.usdc)]
+    assert [(b.asset, b.total, b.usd_value) for b in bal.spot] == [(ctl.facts.quote, ctl.usdc, ctl.usdc)]
     assert bal.equity == 2 * ctl.usdc
     assert await ex.positions() == []
 
@@ -39,38 +39,40 @@ async def test_a_market_order_opens_a_position_and_a_reduce_only_closes_it(venue
 
 
 async def test_leverage_out_of_range_and_a_type_switch_under_a_position_are_refused(venue):
-    ex, _ = venue
+    ex, ctl = venue
     with pytest.raises(InvalidOrderError):
         await ex.set_leverage("SOL", 500)
     await ex.set_leverage("SOL", 10, cross=False)
     await ex.place(req(ex, "SOL", Side.BUY, "10"))
     [pos] = await ex.positions()
     assert (pos.leverage, pos.leverage_type) == (10, "isolated")
-    with pytest.raises(InvalidOrderError, match="Cannot switch leverage type"):
+    with pytest.raises(InvalidOrderError, match=ctl.facts.words["switch"]):
         await ex.set_leverage("SOL", 10, cross=True)
 
 
 async def test_spot_buy_and_sell_move_the_spot_balances(venue):
     ex, ctl = venue
-    bought = await ex.place(req(ex, "PURR/USDC", Side.BUY, "1000", slippage=D("0.02")))
-    assert bought.status is OrderStatus.FILLED and bought.filled == D(1000)
+    f = ctl.facts
+    size, base = D(f.spot_size), f.spot.split("/")[0]
+    bought = await ex.place(req(ex, f.spot, Side.BUY, f.spot_size, slippage=D("0.02")))
+    assert bought.status is OrderStatus.FILLED and bought.filled == size
     bal = await ex.balances(fresh=True)
-    purr = next(b for b in bal.spot if b.asset == "PURR")
-    assert ctl.mark("PURR/USDC") == D("0.2")
-    assert purr.total == D(1000) and purr.usd_value == D(1000) * ctl.mark("PURR/USDC")
-    fee = sum((f.fee for f in await ex.fills(0) if f.order_id == bought.order_id), D(0))
-    usdc = next(b for b in bal.spot if b.asset == "USDC")
-    assert fee > 0 and usdc.total == ctl.usdc - D(1000) * bought.avg_price - fee  # paid, with the fee
-    sold = await ex.place(req(ex, "PURR/USDC", Side.SELL, "1000", slippage=D("0.02")))
+    held = next(b for b in bal.spot if b.asset == base)
+    assert ctl.mark(f.spot) == f.spot_price
+    assert held.total == size and held.usd_value == size * ctl.mark(f.spot)
+    fee = sum((x.fee for x in await ex.fills(0) if x.order_id == bought.order_id), D(0))
+    cash = next(b for b in bal.spot if b.asset == f.quote)
+    assert fee > 0 and cash.total == ctl.usdc - size * bought.avg_price - fee  # paid, with the fee
+    sold = await ex.place(req(ex, f.spot, Side.SELL, f.spot_size, slippage=D("0.02")))
     assert sold.status is OrderStatus.FILLED
     bal = await ex.balances(fresh=True)
-    assert [b.asset for b in bal.spot] == ["USDC"]
+    assert [b.asset for b in bal.spot] == [f.quote]
     assert await ex.positions() == []  # spot holds no perp position
 
 
 async def test_an_order_beyond_the_margin_is_refused(venue):
-    ex, _ = venue
+    ex, ctl = venue
     with pytest.raises(InsufficientBalanceError) as exc:
         await ex.place(req(ex, "BTC", Side.BUY, "100", "95000"))
-    assert exc.value.venue == ex.name and "Insufficient margin to place order." in (exc.value.raw or "")
+    assert exc.value.venue == ex.name and ctl.facts.words["margin"] in (exc.value.raw or "")
     assert await ex.open_orders() == []

@@ -50,10 +50,10 @@ async def test_an_order_without_a_client_id_is_refused(venue):
 
 
 async def test_cancel_all_of_one_market_then_of_all_perp_and_spot(venue):
-    ex, _ = venue
+    ex, ctl = venue
     for i in range(3):
         await ex.place(req(ex, "SOL", Side.BUY, "1", str(140 - i)))
-    spot = await ex.place(req(ex, "PURR/USDC", Side.BUY, "100", "0.15"))
+    spot = await ex.place(req(ex, ctl.facts.spot, Side.BUY, "100", ctl.facts.spot_bid))
     assert spot.status is OrderStatus.OPEN
     cancelled = await ex.cancel_all("SOL")
     assert sorted(o.price for o in cancelled) == [D(138), D(139), D(140)]
@@ -74,11 +74,11 @@ async def test_thirty_concurrent_orders_are_all_placed_and_cancelled(venue):
 
 
 async def test_reduce_only_never_flips_a_position(venue):
-    ex, _ = venue
+    ex, ctl = venue
     await ex.place(req(ex, "BTC", Side.BUY, "0.01"))
     close = await ex.place(req(ex, "BTC", Side.SELL, "0.02", reduce_only=True))  # twice the position
     assert close.filled == D("0.01")
     assert await ex.positions(fresh=True) == []  # flat, not short
-    with pytest.raises(InvalidOrderError, match=r"[Rr]educe only"):  # nothing left to reduce
+    with pytest.raises(InvalidOrderError, match=ctl.facts.words["reduce_only"]):  # nothing left to reduce
         await ex.place(req(ex, "BTC", Side.SELL, "0.01", reduce_only=True))
     assert await ex.positions(fresh=True) == [] and await ex.open_orders(fresh=True) == []
