@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bot.alerts import AlertRouter
 from bot.config import Config
@@ -24,6 +26,9 @@ from handlers.common import BotServices
 from risk.service import Risk
 from store.db import Store
 from venues import NAMES, BuildContext, VenueSetupError, build_all
+
+if TYPE_CHECKING:
+    from bot.web.server import WebChat
 
 log = logging.getLogger("tradebot")
 CONNECT_WAIT_S = 15.0
@@ -49,10 +54,17 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def to_console(line: str) -> None:
+    """What the trader must see at start and is not a log line (the chat page's link carries its token)."""
+    print(line, file=sys.stdout, flush=True)
+
+
 class App:
-    def __init__(self, config: Config, *, clock: Callable[[], int] = now_ms):
+    def __init__(self, config: Config, *, clock: Callable[[], int] = now_ms,
+                 console: Callable[[str], None] = to_console):
         self.config = config
         self.clock = clock
+        self.console = console
         self.store = Store(config.storage.path)
         self.exchanges = build_exchanges(config, clock)
         self.risk = Risk.build(self.exchanges, self.store, risk_settings(config), clock)
@@ -64,20 +76,31 @@ class App:
         self.notifier: Notifier | None = None
         self.alerts: AlertRouter | None = None
         self.jobs: Jobs | None = None
+        self.web: WebChat | None = None
+        self._bot_services: BotServices | None = None
         self._started_task: asyncio.Task[None] | None = None
-        if tg.enabled:
-            chats = [str(tg.chat_id)] if tg.chat_id is not None else [str(u) for u in sorted(tg.authorized_user_ids)]
+        if tg.enabled or config.web_chat:
+            if tg.enabled:
+                users, chat_id = tg.authorized_user_ids, tg.chat_id
+            else:  # the local page: its one user, in a private chat, is the only one allowed
+                from bot.web.server import WEB_USER_ID, WebChat
+
+                w = config.web
+                self.web = WebChat(w.host, w.port, w.password.get_secret_value(),
+                                   any_port_if_taken="port" not in w.model_fields_set)
+                users, chat_id = frozenset({WEB_USER_ID}), WEB_USER_ID
+            chats = [str(chat_id)] if chat_id is not None else [str(u) for u in sorted(users)]
             a = config.alerts
             self.notifier = Notifier(self.store, chats, {"fills": a.fills, "orders": a.orders, "risk": a.risk,
                                                          "streams": a.streams, "reports": a.reports}, clock)
             self.alerts = AlertRouter(self.notifier, self.risk, clock, coalesce_s=a.coalesce_ms / 1000,
                                       stream_grace_s=a.stream_grace_seconds)
             self.jobs = Jobs(self.services, self.notifier, config, clock)
-            self.telegram = TelegramFrontend(
-                tg.bot_token.get_secret_value(), tg.base_url,
-                BotServices(self.services, self.desk, self.risk, self.store, settings, clock,
-                            tg.authorized_user_ids, tg.chat_id, self.notifier), jobs=self.jobs,
-            )
+            self._bot_services = BotServices(self.services, self.desk, self.risk, self.store, settings, clock,
+                                             users, chat_id, self.notifier)
+            if tg.enabled:
+                self.telegram = TelegramFrontend(tg.bot_token.get_secret_value(), tg.base_url, self._bot_services,
+                                                 jobs=self.jobs)
         self._notifier_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
@@ -89,10 +112,13 @@ class App:
         if self.notifier is not None:
             await self.notifier.load_modes()
             self._notifier_task = asyncio.create_task(self.notifier.run(), name="notifier")
-        if self.telegram is not None:
+        if self.web is not None:
+            await self._start_web()
+        elif self.telegram is not None:
             await self.telegram.start()
         else:
-            log.info("Telegram is off (no telegram.bot_token)")
+            log.warning("Telegram is off (no telegram.bot_token) and the chat page too (web.enabled false):"
+                        " nobody can reach this bot's chat")
         names = list(self.exchanges)
         # a venue still unreachable after a few seconds (a 429 storm, an outage) is said to be awaited
         def waiting() -> None:
@@ -121,6 +147,22 @@ class App:
             self._started_task = asyncio.create_task(self.jobs.started(), name="started report")
         log.info("trading state %s", self.risk.state.state)
 
+    async def _start_web(self) -> None:
+        """The chat page, and the same Telegram front end pointed at its in-process Bot API."""
+        from bot.web.server import WebStartError
+
+        assert self.web is not None and self._bot_services is not None
+        try:
+            await self.web.start()
+        except WebStartError as exc:
+            raise StartupError(str(exc)) from None
+        self.telegram = TelegramFrontend(self.web.bot_token, self.web.bot_api_url, self._bot_services, jobs=self.jobs)
+        await self.telegram.start()
+        log.info("Telegram is off (no telegram.bot_token): the chat is the local page on %s:%s (its link, with"
+                 " its token, is printed on the console)", self.web.host, self.web.port)
+        for line in self.web.notices():
+            self.console(line)
+
     async def stop(self) -> None:
         if self._started_task is not None:
             self._started_task.cancel()
@@ -128,6 +170,8 @@ class App:
                 await self._started_task
         if self.telegram is not None:
             await self.telegram.stop()
+        if self.web is not None:
+            await self.web.stop()
         if self._notifier_task is not None:
             self._notifier_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -145,7 +189,11 @@ class App:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_stop)
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()  # what did start is stopped: nothing left open, no task left running
+            raise
         log.info("tradebot running (exchanges: %s); stop with Ctrl-C or SIGTERM", ", ".join(self.exchanges))
         try:
             await self._stop.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -46,14 +47,15 @@ def cmd_init_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _setup_logging(verbose: bool, log_file: str | None) -> None:
+def _setup_logging(verbose: bool, log_file: str | None, quiet: bool = False) -> None:
     handler: logging.Handler
     if log_file is None:
         handler = logging.StreamHandler()
     else:
         private_file(log_file)  # before the handler opens it, so it is never world-readable
         handler = logging.FileHandler(log_file, encoding="utf-8")
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler],
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, handlers=[handler],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
         for name in _QUIET_AT_INFO:
@@ -67,22 +69,47 @@ def cmd_run(args: argparse.Namespace) -> int:
     _setup_logging(args.verbose, args.log_file)
     try:
         app = App(loaded.config)
+        asyncio.run(app.run())
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    asyncio.run(app.run())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.app import StartupError
+    from bot.demo import Demo
+
+    _setup_logging(args.verbose, args.log_file, quiet=True)
+    demo = Demo(Path(args.data) if args.data else None, host=args.host, port=args.port,
+                password=os.environ.get("TRADEBOT_WEB_PASSWORD", ""))
+    try:
+        asyncio.run(demo.run())
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tradebot", description="Telegram-controlled trading bot (Hyperliquid, Aster)")
+    p = argparse.ArgumentParser(prog="tradebot", description="Telegram-controlled trading bot (Hyperliquid, Aster);"
+                                " without a Telegram bot token its chat is a local web page")
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the bot until SIGINT/SIGTERM")
+    run = sub.add_parser("run", help="run the bot until SIGINT/SIGTERM (no Telegram token: it serves the chat page)")
     run.add_argument("--config", help="config file (default: ./config.json, else the embedded paper-trading default)")
     run.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG, library requests included")
     run.add_argument("--log-file", metavar="PATH",
                      help="append the log to PATH (created 0600) instead of writing it to stderr")
     run.set_defaults(func=cmd_run)
+    demo = sub.add_parser("demo", help="the whole bot offline: emulated exchanges, a funded account, the chat page")
+    demo.add_argument("--data", metavar="DIR", help="keep the bot's state in DIR (default: a temporary directory,"
+                                                    " removed at exit)")
+    demo.add_argument("--host", default="127.0.0.1", help="address of the chat page (default 127.0.0.1; another"
+                                                          " address needs the password in TRADEBOT_WEB_PASSWORD)")
+    demo.add_argument("--port", type=int, default=8080, help="port of the chat page (default 8080; 0: any free port)")
+    demo.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG (default: warnings only)")
+    demo.add_argument("--log-file", metavar="PATH", help="append the log to PATH (created 0600)")
+    demo.set_defaults(func=cmd_demo)
     check = sub.add_parser("check-config", help="validate a config file and print a summary, secrets redacted")
     check.add_argument("--config", help="config file (default: ./config.json, else the embedded default)")
     check.set_defaults(func=cmd_check_config)

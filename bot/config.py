@@ -175,6 +175,16 @@ def _redact(secret: Any) -> str:
     return "set (hidden)" if secret.get_secret_value() else "not set"
 
 
+def _web_line(c: Config) -> str:
+    w = c.web
+    if not c.web_chat:
+        return f"web chat page: off ({'Telegram is the chat' if c.telegram.enabled else 'web.enabled is false'})"
+    host = f"[{w.host}]" if ":" in w.host else w.host
+    where = f"{host}, any free port" if w.port == 0 else f"http://{host}:{w.port}"
+    return (f"web chat page: on at {where} (a new link with its token is printed at each start),"
+            f" password {_redact(w.password)}")
+
+
 def summary(loaded: LoadedConfig) -> list[str]:
     c = loaded.config
     lines = [f"config: {loaded.path}", f"exchanges enabled: {', '.join(c.exchanges.enabled)}"]
@@ -192,6 +202,7 @@ def summary(loaded: LoadedConfig) -> list[str]:
     lines += [
         f"telegram: {'on' if c.telegram.enabled else 'off (no bot_token)'}, token {_redact(c.telegram.bot_token)},"
         f" allowed users {sorted(c.telegram.authorized_user_ids) or 'none'}",
+        _web_line(c),
         f"trading: leverage default {t.default_leverage} max {t.max_leverage}; order size {t.min_order_size}"
         f"..{t.max_order_size} USD; slippage {t.default_slippage}; order timeout {t.order_timeout}s",
         f"positions: max {pl.max_positions_per_symbol} per symbol, {pl.max_total_positions} total,"

@@ -22,7 +22,7 @@ from venues.sections import NonNegDecimal, PosDecimal, PosInt
 from venues.sections import PaperConfig as PaperConfig
 from venues.sections import StreamConfig as StreamConfig
 
-SECRET_FIELDS = frozenset({"bot_token", "secret_key", "api_key", "api_secret", "signer_key"})
+SECRET_FIELDS = frozenset({"bot_token", "secret_key", "api_key", "api_secret", "signer_key", "password"})
 AlertMode = Literal["on", "silent", "off"]
 
 
@@ -64,6 +64,33 @@ class TelegramConfig(Strict):
         if not ids and isinstance(self.chat_id, int) and self.chat_id > 0:
             ids.add(self.chat_id)  # a private chat's id is the user's id
         return frozenset(ids)
+
+
+class WebConfig(Strict):
+    """The local chat page (bot/web/): the bot's chat in a browser when there is no Telegram bot token."""
+
+    enabled: Literal["auto"] | bool = "auto"  # auto: served when telegram.bot_token is empty
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65_535)] = 8080  # 0: any free port
+    password: SecretStr = SecretStr("")
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        v = v.strip()
+        if not v or any(c in v for c in "/ ?#@"):
+            raise ValueError("must be an address or host name to listen on, such as 127.0.0.1")
+        return v
+
+    @model_validator(mode="after")
+    def _password_off_loopback(self) -> WebConfig:
+        from bot.web.guard import is_loopback
+
+        if not is_loopback(self.host) and not self.password.get_secret_value():
+            raise ValueError(f"password is required when host is {self.host!r}: the page can place orders and"
+                             " would be reachable from other machines. Set it (for example to"
+                             " \"${TRADEBOT_WEB_PASSWORD}\"), or keep host 127.0.0.1")
+        return self
 
 
 class _Exchanges(Strict):
@@ -200,6 +227,7 @@ class Config(Strict):
     timezone: str = "UTC"
     alerts: AlertsConfig = AlertsConfig()
     kill: KillConfig = KillConfig()
+    web: WebConfig = WebConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -209,6 +237,18 @@ class Config(Strict):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError("must be an IANA time zone name such as 'UTC' or 'Europe/Berlin'") from None
         return v
+
+    @model_validator(mode="after")
+    def _one_chat(self) -> Config:
+        if self.web.enabled is True and self.telegram.enabled:
+            raise ValueError("web.enabled is true and telegram.bot_token is set: the chat is Telegram or the local"
+                             " page, not both (set web.enabled \"auto\" to use the page only without a token)")
+        return self
+
+    @property
+    def web_chat(self) -> bool:
+        """The local chat page is served: no Telegram token, and the page not switched off."""
+        return not self.telegram.enabled and self.web.enabled is not False
 
     @model_validator(mode="after")
     def _default_exchange_enabled(self) -> Config:

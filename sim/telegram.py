@@ -3,16 +3,26 @@
 It enforces what real Telegram enforces and a bot must survive: 4096-character texts, 64-byte
 callback data, HTML entity parsing, "message is not modified", flood control (429 + retry_after),
 blocked users (403), and injected outages.
+
+Embedded use (the local chat page, bot/web/): built with `token=`, it answers only that bot token
+(401 otherwise, as Telegram does); `app(control=False)` leaves out the `/_sim/` routes; `subscribe`
+tells a listener of every change a chat client would see (new and edited messages, deletions,
+callback answers, the command menu); `user_send`/`user_press` act as the user in process; `keep`
+bounds what is remembered (messages per chat, their files, the call log).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import itertools
 import json
+import logging
 import math
 import time
+from collections import deque
+from collections.abc import Callable, MutableSequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +30,11 @@ from aiohttp import BodyPartReader, web
 
 from exchanges.aio import within
 from sim.telegram_rules import check_markup, check_text
+
+log = logging.getLogger(__name__)
+# a change a chat client would show: ("message" | "deleted" | "answer" | "commands", chat id (0: every
+# chat), what changed: the Msg (new or edited), {"message_id"}, a callback answer, {"commands"})
+Listener = Callable[[str, int, Any], None]
 
 BOT_USER = {"id": 7_000_000_001, "is_bot": True, "first_name": "tradebot", "username": "tradebot_sim_bot",
             "can_join_groups": False, "can_read_all_group_messages": False, "supports_inline_queries": False}
@@ -82,8 +97,13 @@ class ApiError(Exception):
 SENDING = {"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup"}
 
 
+class UserActionError(ValueError):
+    """A press the user could not make (no such message, no such button): the control API's 400."""
+
+
 class TelegramSim:
-    def __init__(self, *, chat_capacity: float = 10, chat_rate: float = 1.0, global_rate: float = 30.0):
+    def __init__(self, *, chat_capacity: float = 10, chat_rate: float = 1.0, global_rate: float = 30.0,
+                 token: str | None = None, keep: int | None = None):
         self.updates: list[dict[str, Any]] = []
         self._update_id = itertools.count(100_000)
         self._new_update = asyncio.Event()
@@ -97,13 +117,36 @@ class TelegramSim:
         self.chat_limits = (chat_capacity, chat_rate)
         self.chat_buckets: dict[int, Bucket] = {}
         self.global_bucket = Bucket(global_rate, global_rate)
-        self.calls: list[str] = []
+        self.calls: MutableSequence[str] = [] if keep is None else deque(maxlen=keep)
         self.flood_hits = 0
+        self.token = token  # None: any token is a bot's (tests); else only this one
+        self.keep = keep  # None: remember everything (tests); else this many messages per chat
+        self._listeners: list[Listener] = []
+
+    # ---- listeners (the embedded chat page) ----
+    def subscribe(self, fn: Listener) -> Callable[[], None]:
+        """Call `fn` on every change a chat client would show; returns the unsubscribe function."""
+        self._listeners.append(fn)
+        return lambda: self._listeners.remove(fn) if fn in self._listeners else None
+
+    def _tell(self, event: str, chat_id: int, payload: Any) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(event, chat_id, payload)
+            except Exception:  # a listener's bug never fails the Bot API call that caused it
+                log.exception("telegram emulator listener failed on %s", event)
+
+    def wake(self) -> None:
+        """End every pending long poll now (shutting down: a poll must not hold the server open)."""
+        self._new_update.set()
 
     # ---- app ----
-    def app(self) -> web.Application:
+    def app(self, *, control: bool = True) -> web.Application:
+        """The Bot API, and (`control`) the `/_sim/` routes that act as the user."""
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self.handle)
+        if not control:
+            return app
         app.router.add_post("/_sim/send", self.sim_send)
         app.router.add_post("/_sim/press", self.sim_press)
         app.router.add_get("/_sim/chats/{chat_id}", self.sim_chat)
@@ -143,6 +186,9 @@ class TelegramSim:
     async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         self.calls.append(method)
+        if self.token is not None and not hmac.compare_digest(request.match_info["token"].encode(),
+                                                               self.token.encode()):
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         try:
             params = await self._params(request)
             await self._apply_faults(method)
@@ -214,7 +260,34 @@ class TelegramSim:
         chat = self.messages.setdefault(chat_id, [])
         msg = Msg(message_id=(chat[-1].message_id + 1) if chat else 1, chat_id=chat_id, date=int(time.time()), **kw)
         chat.append(msg)
+        if self.keep is not None and len(chat) > self.keep + self.keep // 8:  # trimmed in batches, not per message
+            self._forget(chat_id, len(chat) - self.keep)
+        self._tell("message", chat_id, msg)
         return msg
+
+    def _forget(self, chat_id: int, n: int) -> None:
+        """Drop the n oldest messages of a chat, the files no kept message shows, and old answers."""
+        chat = self.messages[chat_id]
+        old, chat[:n] = chat[:n], []
+        gone = {f["file_id"] for m in old for f in (m.photo, m.document) if f is not None}
+        kept = {f["file_id"] for c in self.messages.values() for m in c for f in (m.photo, m.document) if f is not None}
+        for file_id in gone - kept:
+            self.files.pop(file_id, None)
+        answers = self.answers.get(chat_id, [])
+        del answers[:max(0, len(answers) - len(chat))]
+        for m in old:
+            self._tell("deleted", chat_id, {"message_id": m.message_id})
+
+    @staticmethod
+    def entry(m: Msg) -> dict[str, Any]:
+        """A message as the transcript (`/_sim/chats/<id>`) shows it."""
+        return {"message_id": m.message_id, "from_bot": m.from_bot, "text": m.text, "reply_markup": m.reply_markup,
+                "photo": m.photo, "document": m.document, "caption": m.caption, "edits": m.edits, "date": m.date,
+                "silent": m.silent}
+
+    def transcript(self, chat_id: int) -> dict[str, Any]:
+        return {"messages": [self.entry(m) for m in self.messages.get(chat_id, [])],
+                "callback_answers": self.answers.get(chat_id, [])}
 
     @staticmethod
     def _chat_obj(chat_id: int) -> dict[str, Any]:
@@ -298,6 +371,7 @@ class TelegramSim:
                                 " markup are exactly the same as a current content and reply markup of the message")
         msg.text, msg.reply_markup, msg.edits = str(text), markup, msg.edits + 1
         msg.parse_mode = params.get("parse_mode")
+        self._tell("message", chat_id, msg)
         return self._wire(msg)
 
     async def m_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -311,12 +385,14 @@ class TelegramSim:
             raise ApiError(400, "Bad Request: message is not modified: specified new message content and reply"
                                 " markup are exactly the same as a current content and reply markup of the message")
         msg.reply_markup, msg.edits = markup, msg.edits + 1
+        self._tell("message", chat_id, msg)
         return self._wire(msg)
 
     async def m_deleteMessage(self, params: dict[str, Any]) -> bool:
         chat_id = self._chat(params)
         msg = self._find(chat_id, params.get("message_id"))
         self.messages[chat_id].remove(msg)
+        self._tell("deleted", chat_id, {"message_id": msg.message_id})
         return True
 
     async def m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
@@ -324,9 +400,10 @@ class TelegramSim:
         if qid not in self.callbacks:
             raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
         chat_id = self.callbacks.pop(qid)
-        self.answers.setdefault(chat_id, []).append(
-            {"callback_query_id": qid, "text": params.get("text"),
-             "show_alert": str(self._json(params.get("show_alert", False))).lower() == "true"})
+        answer = {"callback_query_id": qid, "text": params.get("text"),
+                  "show_alert": str(self._json(params.get("show_alert", False))).lower() == "true"}
+        self.answers.setdefault(chat_id, []).append(answer)
+        self._tell("answer", chat_id, answer)
         return True
 
     async def _send_file(self, params: dict[str, Any], key: str) -> dict[str, Any]:
@@ -345,7 +422,8 @@ class TelegramSim:
             info.update(width=w, height=h)
         else:
             info.update(file_name=upload["filename"])
-        msg = self._store(chat_id, from_bot=True, caption=caption, reply_markup=markup, **{key: info})
+        msg = self._store(chat_id, from_bot=True, caption=caption, parse_mode=params.get("parse_mode"),
+                          reply_markup=markup, **{key: info})
         return self._wire(msg)
 
     async def m_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -362,6 +440,7 @@ class TelegramSim:
             if not (1 <= len(c.get("command", "")) <= 32 and 1 <= len(c.get("description", "")) <= 256):
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
         self.commands = commands
+        self._tell("commands", 0, {"commands": commands})
         return True
 
     async def m_getMyCommands(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -372,11 +451,9 @@ class TelegramSim:
         return True
 
     # ---- control API: act as the user, read what the user sees ----
-    async def sim_send(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        user_id = int(body["user_id"])
-        chat_id = int(body.get("chat_id", user_id))
-        text = str(body["text"])
+    def user_send(self, user_id: int, text: str, chat_id: int | None = None) -> dict[str, Any]:
+        """The user sends a text message (a command if it starts with /); the bot gets it as an update."""
+        chat_id = user_id if chat_id is None else chat_id
         user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
         msg = self._store(chat_id, from_bot=False, text=text, from_user=user)
         wire = self._wire(msg)
@@ -384,34 +461,41 @@ class TelegramSim:
             length = len(text.split()[0]) if text.split() else 1
             wire["entities"] = [{"offset": 0, "length": length, "type": "bot_command"}]
         update_id = self._push({"message": wire})
-        return web.json_response({"update_id": update_id, "message_id": msg.message_id})
+        return {"update_id": update_id, "message_id": msg.message_id}
 
-    async def sim_press(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        user_id = int(body["user_id"])
-        chat_id = int(body.get("chat_id", user_id))
-        data = str(body["data"])
+    def user_press(self, user_id: int, message_id: int, data: str, chat_id: int | None = None) -> dict[str, Any]:
+        """The user presses an inline button of a message; raises UserActionError if it has no such button."""
+        chat_id = user_id if chat_id is None else chat_id
         try:
-            msg = self._find(chat_id, body["message_id"])
+            msg = self._find(chat_id, message_id)
         except ApiError:
-            return web.json_response({"error": "no such message"}, status=400)
+            raise UserActionError("no such message") from None
         buttons = [b for row in (msg.reply_markup or {}).get("inline_keyboard", []) for b in row]
         if not any(b.get("callback_data") == data for b in buttons):
-            return web.json_response({"error": "no button with that callback_data on the message"}, status=400)
+            raise UserActionError("no button with that callback_data on the message")
         qid = str(next(self._update_id))
         self.callbacks[qid] = chat_id
         user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
         self._push({"callback_query": {"id": qid, "from": user, "message": self._wire(msg),
                                        "chat_instance": str(chat_id), "data": data}})
-        return web.json_response({"callback_query_id": qid})
+        return {"callback_query_id": qid}
+
+    async def sim_send(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        user_id = int(body["user_id"])
+        return web.json_response(self.user_send(user_id, str(body["text"]), int(body.get("chat_id", user_id))))
+
+    async def sim_press(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        user_id = int(body["user_id"])
+        try:
+            pressed = self.user_press(user_id, body["message_id"], str(body["data"]), int(body.get("chat_id", user_id)))
+        except UserActionError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(pressed)
 
     async def sim_chat(self, request: web.Request) -> web.Response:
-        chat_id = int(request.match_info["chat_id"])
-        msgs = [{"message_id": m.message_id, "from_bot": m.from_bot, "text": m.text, "reply_markup": m.reply_markup,
-                 "photo": m.photo, "document": m.document, "caption": m.caption, "edits": m.edits, "date": m.date,
-                 "silent": m.silent}
-                for m in self.messages.get(chat_id, [])]
-        return web.json_response({"messages": msgs, "callback_answers": self.answers.get(chat_id, [])})
+        return web.json_response(self.transcript(int(request.match_info["chat_id"])))
 
     async def sim_fault(self, request: web.Request) -> web.Response:
         body = await request.json()
