@@ -11,7 +11,6 @@ limit IOC at the slippage cap (the venue's MARKET orders have no price limit).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,9 +21,9 @@ from typing import Any
 import aiohttp
 
 from exchanges.aster import parse
-from exchanges.aster.errors import is_error, map_error
 from exchanges.aster.events import parse_fill_event, parse_order_event
 from exchanges.aster.http import AsterHttp, Credentials
+from exchanges.aster.orders import LEG_TAGS, item_error, leg, order_params, shown, shown_fill, to_json
 from exchanges.aster.probe import QuietProbe
 from exchanges.aster.signing import CHAIN_IDS, V3Signer
 from exchanges.aster.streams import Streams
@@ -53,15 +52,11 @@ from exchanges.models import (
     OrderUpdate,
     Position,
     Ticker,
-    TimeInForce,
 )
-from exchanges.precision import to_wire
 
 log = logging.getLogger(__name__)
 VENUE = "aster"
-TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.ALO: "GTX"}
 HELD_MS = 5000  # an account answer held this long at most while the streams tell no change
-LEG_TAGS = ("-tp", "-sl")  # a TP/SL leg's client id: its entry's, tagged
 ACCOUNT_KEYS = ("account", "spot_account", "positions", "open_orders", "spot_open_orders")
 HEDGE_MODE = ("this Aster account is in hedge mode (a long and a short per market); the bot trades one-way"
               " positions: switch it to one-way in Aster's futures settings (Position mode → One-way) with no"
@@ -201,11 +196,14 @@ class AsterExchange(Exchange):
             if streamed is not None:
                 return Ticker(VENUE, symbol, bid, ask, streamed, ts, last=streamed)
         path = "/fapi/v1" if m.kind is MarketKind.PERP else self.s
-        book = await self.http.public(f"{path}/ticker/bookTicker", {"symbol": m.native})
-        bid, ask = Decimal(book["bidPrice"]), Decimal(book["askPrice"])
         if m.kind is MarketKind.PERP:
-            mark = Decimal((await self.http.public("/fapi/v1/premiumIndex", {"symbol": m.native}))["markPrice"])
+            book, premium = await asyncio.gather(self.http.public(f"{path}/ticker/bookTicker", {"symbol": m.native}),
+                                                 self.http.public("/fapi/v1/premiumIndex", {"symbol": m.native}))
+            mark = Decimal(premium["markPrice"])
         else:
+            book = await self.http.public(f"{path}/ticker/bookTicker", {"symbol": m.native})
+        bid, ask = Decimal(book["bidPrice"]), Decimal(book["askPrice"])
+        if m.kind is not MarketKind.PERP:
             mark = (bid + ask) / 2 if bid > 0 and ask > 0 else Decimal(
                 (await self.http.public(f"{self.s}/ticker/price", {"symbol": m.native}))["price"])
         return Ticker(VENUE, symbol, bid if bid > 0 else None, ask if ask > 0 else None, mark, self.clock(), last=mark)
@@ -299,8 +297,8 @@ class AsterExchange(Exchange):
             fut, spot = await asyncio.gather(
                 self._held("open_orders", f"{self.f}/openOrders", fresh),
                 self._held("spot_open_orders", f"{self.s}/openOrders", fresh))
-        return [_shown(parse.parse_order(o, self._perps)) for o in fut] + [
-            _shown(parse.parse_order(o, self._spots)) for o in spot]
+        return [shown(parse.parse_order(o, self._perps)) for o in fut] + [
+            shown(parse.parse_order(o, self._spots)) for o in spot]
 
     async def fills(self, since_ms: int) -> list[Fill]:
         """Every fill from since_ms: futures `userTrades` and spot `myTrades`, per symbol, paged by id."""
@@ -338,30 +336,6 @@ class AsterExchange(Exchange):
         return parse.parse_income(await self._income(since_ms), self._perps)[1]
 
     # ---- trading ----
-    def _order_params(self, req: OrderRequest, m: Market, cap: Decimal | None) -> dict[str, Any]:
-        p: dict[str, Any] = {"symbol": m.native, "side": req.side.value.upper()}
-        if req.order_type in (OrderType.STOP, OrderType.TAKE_PROFIT):
-            assert req.trigger_price is not None
-            market = req.price is None
-            kind = {OrderType.STOP: "STOP", OrderType.TAKE_PROFIT: "TAKE_PROFIT"}[req.order_type]
-            p["type"] = f"{kind}_MARKET" if market else kind
-            p["stopPrice"] = to_wire(m.round_price(req.trigger_price))
-            p["workingType"] = "MARK_PRICE"
-            if not market:
-                p["price"], p["timeInForce"] = to_wire(req.price), "GTC"  # type: ignore[arg-type]
-        elif cap is not None:  # a market order: IOC at the slippage cap
-            p.update(type="LIMIT", timeInForce="IOC", price=to_wire(cap))
-        else:
-            p.update(type="LIMIT", timeInForce=TIF[req.tif], price=to_wire(req.price))  # type: ignore[arg-type]
-        p["quantity"] = to_wire(req.size)
-        if req.reduce_only and m.kind is MarketKind.PERP:
-            p["reduceOnly"] = "true"
-        if req.client_id:
-            p["newClientOrderId"] = req.client_id
-        if m.kind is MarketKind.PERP:
-            p["newOrderRespType"] = "RESULT"
-        return p
-
     async def _cap(self, req: OrderRequest, m: Market) -> Decimal | None:
         if req.price is not None or req.order_type in (OrderType.STOP, OrderType.TAKE_PROFIT):
             return None
@@ -380,21 +354,21 @@ class AsterExchange(Exchange):
             return await self._place(request, m)
 
     async def _place(self, req: OrderRequest, m: Market) -> Order:
-        params = self._order_params(req, m, await self._cap(req, m))
+        params = order_params(req, m, await self._cap(req, m))
         path = f"{self.f}/order" if m.kind is MarketKind.PERP else f"{self.s}/order"
         legs = [(trig, kind) for trig, kind in ((req.take_profit, OrderType.TAKE_PROFIT),
                                                 (req.stop_loss, OrderType.STOP)) if trig is not None]
         self.reads.changed()
         try:
             if legs and m.kind is MarketKind.PERP:
-                batch = [params] + [self._order_params(self._leg(req, trig, kind), m, None) for trig, kind in legs]
+                batch = [params] + [order_params(leg(req, trig, kind), m, None) for trig, kind in legs]
                 answers = await self.http.signed("POST", f"{self.f}/batchOrders",
-                                                 {"batchOrders": _json(batch)}, write=True, order=True)
+                                                 {"batchOrders": to_json(batch)}, write=True, order=True)
                 raw = answers[0]
-                if parse_error := _item_error(raw):
+                if parse_error := item_error(raw):
                     raise parse_error
-                for leg in answers[1:]:
-                    if (err := _item_error(leg)) is not None:
+                for answer in answers[1:]:
+                    if (err := item_error(answer)) is not None:
                         log.warning("aster: a TP/SL leg of %s was refused: %s", req.client_id, err)
             else:
                 raw = await self.http.signed("POST", path, params, write=True, order=True)
@@ -416,15 +390,6 @@ class AsterExchange(Exchange):
             pass  # it went already (fired, or cancelled)
         except ExchangeError as exc:
             log.warning("aster: the other leg %s of %s is still open: %s", other, cid, exc)
-
-    @staticmethod
-    def _leg(req: OrderRequest, trigger: Decimal, kind: OrderType) -> OrderRequest:
-        """A TP/SL leg of an entry: the other side, reduce-only, the entry's size; its client id says
-        whose leg it is (the venue would give it a random one otherwise)."""
-        tag = "tp" if kind is OrderType.TAKE_PROFIT else "sl"
-        cid = f"{(req.client_id or '')[:33]}-{tag}"
-        return OrderRequest(VENUE, req.symbol, req.side.opposite, req.size, None, kind, reduce_only=True,
-                            client_id=cid, trigger_price=trigger)
 
     async def cancel(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> None:
         m = await self._market(symbol)
@@ -457,16 +422,16 @@ class AsterExchange(Exchange):
     async def _cancel_symbol(self, symbol: str, orders: list[Order]) -> list[Order]:
         """One market's open orders: futures in batches of ten per request (each answered), spot one by one."""
         m = self._markets[symbol]
-        out: list[Order] = []
         if m.kind is MarketKind.PERP:
-            for i in range(0, len(orders), 10):
-                chunk = orders[i:i + 10]
+            async def batch(chunk: list[Order]) -> list[Order]:
                 answers = await self.http.signed("DELETE", f"{self.f}/batchOrders", {
-                    "symbol": m.native, "orderIdList": _json([int(o.order_id or 0) for o in chunk])},
+                    "symbol": m.native, "orderIdList": to_json([int(o.order_id or 0) for o in chunk])},
                     write=True, cancel=True)
-                out += [replace(o, status=OrderStatus.CANCELED, reason="cancelled")
-                        for o, a in zip(chunk, answers, strict=False) if _item_error(a) is None]
-            return out
+                return [replace(o, status=OrderStatus.CANCELED, reason="cancelled")
+                        for o, a in zip(chunk, answers, strict=False) if item_error(a) is None]
+
+            chunks = [orders[i:i + 10] for i in range(0, len(orders), 10)]
+            return [o for done in await asyncio.gather(*(batch(c) for c in chunks)) for o in done]
 
         async def one(o: Order) -> Order | None:
             try:
@@ -502,7 +467,7 @@ class AsterExchange(Exchange):
             params["origClientOrderId"] = client_id
         path = f"{self.f}/order" if m.kind is MarketKind.PERP else f"{self.s}/order"
         raw = await self.http.signed("GET", path, params)
-        return _shown(parse.parse_order(raw, self._perps if m.kind is MarketKind.PERP else self._spots))
+        return shown(parse.parse_order(raw, self._perps if m.kind is MarketKind.PERP else self._spots))
 
     # ---- the venue's dead man's switch: countdownCancelAll, per symbol with open orders ----
     async def arm_dead_man_switch(self, timeout_s: int) -> None:
@@ -546,11 +511,11 @@ class AsterExchange(Exchange):
             self._active.add(order.symbol)
             self.probe.stream_told(order_id=order.order_id if order.status.is_final else None)
             self.feed.track(order)
-            self.feed.emit(OrderUpdate(_shown(order), order.updated_ms))
+            self.feed.emit(OrderUpdate(shown(order), order.updated_ms))
             fill = parse_fill_event(o, by, spot=spot)
             if fill is not None:
                 self.probe.stream_told(fill_id=fill.fill_id)
-                self.feed.emit_fill(_shown_fill(fill), snapshot=False)
+                self.feed.emit_fill(shown_fill(fill), snapshot=False)
             if order.status is OrderStatus.FILLED and order.client_id and order.client_id[-3:] in LEG_TAGS:
                 self.feed.keep(self._cancel_sibling(order))
 
@@ -566,24 +531,3 @@ class AsterExchange(Exchange):
         return [parse.parse_order(o, by) for o in await self.http.signed("GET", path, {"symbol": m.native})]
 
 
-def _is_leg(client_id: str | None) -> bool:
-    return bool(client_id) and str(client_id)[-3:] in LEG_TAGS
-
-
-def _shown(order: Order) -> Order:
-    """A TP/SL leg's client id is this adapter's own bookkeeping (to cancel one leg when the other
-    fills): the bot sees the legs as the venue's legs of its entry, without one, as on every venue."""
-    return replace(order, client_id=None) if _is_leg(order.client_id) else order
-
-
-def _shown_fill(fill: Fill) -> Fill:
-    return replace(fill, client_id=None) if _is_leg(fill.client_id) else fill
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _item_error(item: Any) -> ExchangeError | None:
-    """A batch answer's item: an order, or its own `{code, msg}`."""
-    return map_error(item) if is_error(item) else None

@@ -29,6 +29,7 @@ CODES: dict[int, type[ExchangeError]] = {
     -1125: AuthenticationError,  # invalid listenKey: the stream makes a new one
 }
 NONCE_CODES = frozenset({-4225})
+TOO_MANY_ORDERS = -1015  # the account's order count, not the IP's weight
 UNKNOWN_LISTEN_KEY = -1125
 NO_NEED_TO_CHANGE = frozenset({-4046, -4059})  # margin type / position mode already as asked
 

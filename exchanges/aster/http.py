@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from exchanges.aster.errors import NONCE_CODES, error_body, is_error, map_error
+from exchanges.aster.errors import NONCE_CODES, TOO_MANY_ORDERS, error_body, is_error, map_error
 from exchanges.aster.signing import V3Signer, encode, hmac_signature
 from exchanges.common.breaker import CircuitBreaker
 from exchanges.common.nonce import NonceSource
@@ -80,6 +80,12 @@ class AsterHost(RestClient):
         for name, value in headers.items():
             if name.upper() == "X-MBX-ORDER-COUNT-1M" and value.isdigit():
                 self.orders.sync(int(value))
+
+    def limited(self, status: int, text: bytes, retry_after: float | None) -> float:
+        body = error_body(text)
+        if status == 429 and body is not None and str(body.get("code")) == str(TOO_MANY_ORDERS):
+            return self.orders.throttled(retry_after)  # the account's order count: reads go on
+        return super().limited(status, text, retry_after)
 
     def refused(self, status: int, text: bytes) -> ExchangeError:
         body = error_body(text)

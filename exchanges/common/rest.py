@@ -205,13 +205,18 @@ class RestClient:
     def observe(self, status: int, headers: CIMultiDictProxy[str]) -> None:
         """Every answer's headers (the venue's own count of our usage): a venue hooks in here."""
 
+    def limited(self, status: int, text: bytes, retry_after: float | None) -> float:
+        """The venue said 429 (or 418): which budget pauses, and for how long. A venue whose answer says
+        which of its limits was hit (the IP's weight, or an account's order count) hooks in here."""
+        return self.budget.throttled(retry_after, ban=status == 418)
+
     def refused(self, status: int, text: bytes) -> ExchangeError:
         """A 4xx other than 429/418, as the venue's error: a venue maps its own error bodies here."""
         return ExchangeError(f"venue refused the request ({status}): {excerpt(text, 300)}", venue=self.venue)
 
     def _decode(self, status: int, text: bytes, retry: str | None) -> Any:
         if status in (429, 418):  # 418: banned for ignoring 429s; Retry-After says until when
-            delay = self.budget.throttled(_retry_after(retry), ban=status == 418)
+            delay = self.limited(status, text, _retry_after(retry))
             what = "rate limited by the venue (429)" if status == 429 else "banned by the venue for ignoring 429s (418)"
             raise RateLimitError(what, venue=self.venue, retry_after=delay)
         if status != 200:
