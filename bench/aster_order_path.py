@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from bench.common import HEADER, emulator, pct, row
+from bench.phone import phone
 from bot.app import App
 from bot.config import parse_config
 from exchanges.models import OrderRequest, OrderStatus, Side
@@ -179,73 +180,10 @@ async def run(url: str, n: int, db: str, pause_s: float) -> dict[str, list[float
     return {k: v[WARM_UP:WARM_UP + n] if k in ("ccxt", "floor") else v[:n] for k, v in out.items()}
 
 
-async def phone(url: str, n: int, db: str) -> list[float]:
-    """Button press at the Telegram emulator -> the preview edited into the result, as the trader sees it."""
-    import aiohttp
-
-    from sim.serve import start_site
-    from sim.telegram import TelegramSim
-
-    await _accounts(url)
-    sim = TelegramSim(chat_capacity=10**6, chat_rate=10**6, global_rate=10**6)  # the venue path, not flood control
-    runner, base = await start_site(sim.app())
-    app = App(_config(url, db, telegram={"bot_token": "1:BENCH", "base_url": f"{base}/bot",
-                                         "allowed_user_ids": [111]}, alerts={k: "off" for k in (
-                                             "fills", "orders", "risk", "streams", "reports")}))
-    await app.start()
-    _unlimited(app.exchanges["aster"], orders=False)  # the account's 1,200 orders a minute stay: paced below
-    assert app.telegram is not None
-    app.telegram.poll_timeout_s = 1
-    await asyncio.wait_for(app.telegram.running.wait(), 10)
-    times: list[float] = []
-    http = aiohttp.ClientSession()
-
-    async def transcript() -> list[dict[str, Any]]:
-        async with http.get(f"{base}/_sim/chats/111") as r:
-            return list((await r.json())["messages"])
-
-    async def post(route: str, body: dict[str, Any]) -> None:
-        async with http.post(f"{base}/_sim/{route}", json=body) as r:
-            assert r.status == 200
-
-    try:
-        for i in range(n + WARM_UP):
-            before = len(await transcript())
-            await post("send", {"user_id": 111, "text": f"/buy aster ETH 0.01 {3400 - i % 50}"})
-            deadline = time.monotonic() + 10
-            while True:
-                msgs = await transcript()
-                fresh = [m for m in msgs[before:] if m["from_bot"] and m["reply_markup"]
-                         and "ok:" in str(m["reply_markup"])]
-                if fresh:
-                    break
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"no preview to confirm: {[m['text'] for m in msgs[before:]]}")
-                await asyncio.sleep(0.001)
-            preview = fresh[0]
-            data = next(b["callback_data"] for row_ in preview["reply_markup"]["inline_keyboard"] for b in row_
-                        if str(b["callback_data"]).startswith("ok:"))
-            edits = preview["edits"]
-            t0 = time.perf_counter()
-            await post("press", {"user_id": 111, "message_id": preview["message_id"], "data": data})
-            deadline = time.monotonic() + 10
-            while True:
-                m = next(x for x in await transcript() if x["message_id"] == preview["message_id"])
-                if m["edits"] > edits and "Resting" in (m["text"] or ""):  # the venue's answer, shown
-                    break
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"no result shown: {m['text']}")
-                await asyncio.sleep(0.0005)
-            if i >= WARM_UP:
-                times.append((time.perf_counter() - t0) * 1000)
-            if i % BLOCK == BLOCK - 1:
-                await app.risk.orders.cancel_all("aster")
-            await asyncio.sleep(0.06)  # untimed: under the venue's 1,200 orders a minute per account
-    finally:
-        await http.close()
-        await app.stop()
-        await runner.cleanup()
-    return times
+def _chat(bot_url: str) -> dict[str, Any]:
+    """The bot on the Telegram emulator, alerts off (they would interleave with the replies timed)."""
+    return {"telegram": {"bot_token": "1:BENCH", "base_url": bot_url, "allowed_user_ids": [111]},
+            "alerts": {k: "off" for k in ("fills", "orders", "risk", "streams", "reports")}}
 
 
 def main() -> None:
@@ -256,7 +194,10 @@ def main() -> None:
     with emulator("--aster", "0", "--tick", "0", "--aster-weight-per-minute", str(10**9)) as urls, \
             tempfile.TemporaryDirectory() as tmp:
         if phone_mode:
-            times = asyncio.run(phone(urls["aster"], n, f"{tmp}/bench.db"))
+            url = urls["aster"]
+            asyncio.run(_accounts(url))
+            times = asyncio.run(phone(lambda tg: _config(url, f"{tmp}/bench.db", **_chat(tg)), "aster", n,
+                                      lambda app: _unlimited(app.exchanges["aster"], orders=False)))
             print(HEADER)
             print(row("button press -> result in the chat", times))
             return

@@ -139,3 +139,32 @@ async def _until(pred: Any, within: float = 10.0) -> None:
     while not pred():  # a state of the adapter's own (no event to wait on): looked at every 20 ms
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.02)
+
+
+async def test_a_429_storm_ends_without_a_ban():
+    """The venue allows less than its exchangeInfo says (another client on the same IP, say): its 429s
+    say how long to wait, the adapter waits that long before any request, and is never banned."""
+    import time as _time
+
+    minute_ends_in_ms = 3000
+    wall = _time.time_ns() // 1_000_000
+    offset = (60_000 - minute_ends_in_ms) - wall % 60_000  # the venue's minute ends 3 s from now
+
+    def clock() -> int:
+        return _time.time_ns() // 1_000_000 + offset
+
+    async with aster_venue(fund_usdt=FUNDS, clock=clock, weight_per_minute=120) as (sim, url):
+        await control(url, "signer", {"user": USER, "signer": SIGNER})
+        sim.see(USER.lower())
+        ws = url.replace("http://", "ws://")
+        ex = AsterExchange(base_url=url, spot_base_url=url, ws_url=f"{ws}/fstream", spot_ws_url=f"{ws}/sstream",
+                           credentials=Credentials(user=USER.lower(), signer_key=SIGNER_KEY), clock=clock)
+        await ex.connect()
+        try:
+            for _ in range(30):  # 150 weight against the venue's 120 this minute
+                await ex.positions(fresh=True)  # each answered: a 429 waits as told, then asks again
+            state = sim.f.limits._ips["127.0.0.1"]
+            assert state.retry_at > 0  # the venue did say 429 (and how long to wait)
+            assert state.banned_until == 0 and state.bans == 0 and state.ignored == 0  # never asked too soon
+        finally:
+            await ex.close()
