@@ -129,7 +129,10 @@ class Book:
         """Best price on one side (BUY = best bid), over user and synthetic liquidity."""
         users = self.bids if side is Side.BUY else self.asks
         synth = self.synth_bids if side is Side.BUY else self.synth_asks
-        cands = [lv.price for lv in synth[:1] if lv.size > 0] + [o.price for o in users[:1]]
+        # an emptied level (a taker just took it) is not the best price any more: the first with size is
+        first_synth = next((lv.price for lv in synth if lv.size > 0), None)
+        first_user = next((o.price for o in users if o.remaining > 0), None)
+        cands = [p for p in (first_synth, first_user) if p is not None]
         if not cands:
             return None
         return max(cands) if side is Side.BUY else min(cands)

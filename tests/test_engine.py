@@ -364,3 +364,14 @@ def test_isolated_margin_rules(engine):
     engine.apply_funding("BTC", D("0.0001"))  # paid from the position's own USD: 5000 * 0.0001 = 0.5
     pos = engine.accounts["alice"].positions["BTC"]
     assert pos.raw_usd == D("-4500.5")
+
+
+def test_an_emptied_best_level_is_not_the_best_price_and_post_only_still_sees_the_cross(engine):
+    engine.fund("alice", D(100_000))
+    at(engine, "100000", bids=[("99990", "1")], asks=[("100010", "0.1"), ("100020", "0.2")])
+    engine.place("alice", req(Side.BUY, "0.1", "100010", tif=TimeInForce.IOC))  # takes the whole first level
+    book = engine.books["BTC"]
+    assert book.best_ask() == D(100020)  # the next level, not nothing
+    with pytest.raises(Reject) as exc:  # a post-only bid at the new best ask would take: refused
+        engine.place("alice", req(Side.BUY, "0.01", "100020", tif=TimeInForce.ALO))
+    assert exc.value.code == "POST_ONLY"
