@@ -137,3 +137,30 @@ def test_a_batch_answer_is_an_order_or_its_own_error(name):
     ok, refused = payload(name)
     assert not is_error(ok) and parse.parse_order(ok, BY_PERP).order_id == "22542179"
     assert is_error(refused) and map_error(refused).raw == "ReduceOnly Order is rejected. (-2022)"
+
+
+def test_stream_frames_quotes_and_control_answers():
+    from exchanges.aster.stream import MarketFrames, UserFrames, quote_rows, stream_base
+
+    [(sym, bid, ask, mark)] = quote_rows(payload("ws_futures_bookTicker"))
+    assert (sym, bid, ask, mark) == ("BNBUSDT", D("25.3519"), D("25.3652"), None)
+    marks = quote_rows([payload("ws_futures_markPriceUpdate")])  # `!markPrice@arr` sends a list
+    assert marks == [("BTCUSDT", None, None, D("11794.15"))]
+    assert MarketFrames().route(payload("ws_futures_subscribe_response")) is None  # {"result": null, "id": 1}
+    env = {"stream": "btcusdt@bookTicker", "data": payload("ws_futures_bookTicker")}
+    assert MarketFrames().route(env) == ("btcusdt@bookTicker", env["data"])
+    expired = payload("ws_user_listenKeyExpired")
+    assert UserFrames().route(expired) == ("listenKeyExpired", expired)
+    assert UserFrames().route({"stream": "key", "data": expired}) == ("listenKeyExpired", expired)
+    assert stream_base("wss://fstream.asterdex.com/ws") == stream_base("wss://fstream.asterdex.com/") == (
+        "wss://fstream.asterdex.com")
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("futures_leverage", {"leverage": 21, "symbol": "BTCUSDT"}),
+    ("futures_countdownCancelAll", {"symbol": "BTCUSDT", "countdownTime": "100000"}),
+    ("futures_listenKey", {"listenKey": "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"}),
+])
+def test_setter_answers_hold_what_the_adapter_reads(name, expected):
+    body = payload(name)
+    assert not is_error(body) and {k: body[k] for k in expected} == expected

@@ -151,6 +151,11 @@ def test_every_sdk_cassette_parses(path):
     elif kind == "allMids":
         mids = parse.parse_mids(resp, {"BTC": META["BTC"]})
         assert mids["BTC"] == D(resp["BTC"])
+    elif kind == "userNonFundingLedgerUpdates":
+        flows = parse.parse_ledger_updates(resp, body["user"])
+        assert len(flows) <= len(resp) and all(f.ts_ms > 0 and f.tx_hash for f in flows)
+    elif kind == "userRateLimit":  # what /status shows of the address budget
+        assert int(resp["nRequestsCap"]) >= int(resp["nRequestsUsed"]) >= 0
     else:
         pytest.skip(f"{kind}: not a payload the bot reads")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from decimal import Decimal
 from typing import Any
 
 # all marks and all best bids/asks in two subscriptions: one connection whatever the number of markets
@@ -57,3 +58,17 @@ class UserFrames:
         if not isinstance(msg, dict) or "e" not in msg:
             return None
         return str(msg["e"]), msg
+
+
+def quote_rows(data: Any) -> list[tuple[str, Decimal | None, Decimal | None, Decimal | None]]:
+    """A market stream's message (bookTicker, markPriceUpdate, or `!markPrice@arr`'s list of them) as
+    (native symbol, bid, ask, mark), each None where the message does not say it."""
+    out = []
+    for r in data if isinstance(data, list) else [data]:
+        if not isinstance(r, dict) or "s" not in r:
+            continue
+        bid = Decimal(r["b"]) if "b" in r and "a" in r else None
+        ask = Decimal(r["a"]) if "b" in r and "a" in r else None
+        mark = Decimal(r["p"]) if r.get("e") == "markPriceUpdate" and "p" in r else None
+        out.append((str(r["s"]), bid, ask, mark))
+    return out

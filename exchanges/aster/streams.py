@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from exchanges.aster.errors import UNKNOWN_LISTEN_KEY
-from exchanges.aster.stream import MARKET_STREAMS, MarketFrames, UserFrames, stream_base
+from exchanges.aster.stream import MARKET_STREAMS, MarketFrames, UserFrames, quote_rows, stream_base
 from exchanges.common.ws import WsClient
 from exchanges.errors import ExchangeError
 from exchanges.models import Market, MarketKind
@@ -152,15 +152,12 @@ class Streams:
     def _market_message(self, side: str) -> Any:
         async def on(channel: str, data: Any) -> None:
             now = self.ex.clock()
-            rows = data if isinstance(data, list) else [data]
-            for r in rows:
-                if not isinstance(r, dict) or "s" not in r:
-                    continue
-                q = self.quotes.setdefault((side, str(r["s"])), {})
-                if "b" in r and "a" in r:
-                    q["bid"], q["ask"], q["book_ms"] = Decimal(r["b"]), Decimal(r["a"]), now
-                if r.get("e") == "markPriceUpdate" and "p" in r:
-                    q["mark"], q["mark_ms"] = Decimal(r["p"]), now
+            for native, bid, ask, mark in quote_rows(data):
+                q = self.quotes.setdefault((side, native), {})
+                if bid is not None and ask is not None:
+                    q["bid"], q["ask"], q["book_ms"] = bid, ask, now
+                if mark is not None:
+                    q["mark"], q["mark_ms"] = mark, now
 
         return on
 
