@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from exchanges.aster import parse
+from exchanges.aster.account import Account
 from exchanges.aster.events import parse_fill_event, parse_order_event
 from exchanges.aster.http import AsterHttp, Credentials
 from exchanges.aster.orders import LEG_TAGS, item_error, leg, order_params, shown, shown_fill, to_json
@@ -105,6 +106,7 @@ class AsterExchange(Exchange):
         self.streams = Streams(self, ws_url, spot_ws_url, stall_s=stall_s, ping_s=ping_s, keepalive_s=keepalive_s,
                                max_connection_s=max_connection_s)
         self.reads = ReadCache(self._read, clock, self.streams.user_live, account_keys=ACCOUNT_KEYS, trust_ms=trust_ms)
+        self.account = Account(self)
         self.probe_s, self.down_poll_s, self.trust_ms = probe_s, down_poll_s, trust_ms
         self.held_ms = max(trust_ms, HELD_MS)
         self.probe = QuietProbe(self.feed, clock, open_of=self._open_of, grace_ms=min(2000, int(probe_s * 1000)),
@@ -232,108 +234,30 @@ class AsterExchange(Exchange):
         raw = await self.http.public("/fapi/v1/premiumIndex", {"symbol": m.native})
         return parse.parse_funding_rate(raw, symbol, self._funding_hours.get(m.native, 8))
 
-    # ---- account ----
-    async def _read(self, payload: dict[str, Any]) -> Any:
-        return await self.http.signed("GET", payload["path"], payload.get("params"))
-
-    def _held(self, key: str, path: str, fresh: bool) -> Any:
-        """An account read: over REST, then held while the user streams are up and have told no change
-        (any account event, or an action of ours, drops it), for at most `held_ms`."""
-        return self.reads.read(key, {"path": path}, self.held_ms, fresh=fresh)
-
-    def _account(self, fresh: bool) -> Any:
-        return self._held("account", self.account_path, fresh)
-
-    def _spot_account(self, fresh: bool) -> Any:
-        return self._held("spot_account", f"{self.s}/account", fresh)
-
-    def _marked(self, positions: list[Position]) -> list[Position]:
-        """Positions at the streamed mark where it is fresh (a held answer's mark ages; the position
-        itself cannot change without an event)."""
-        out = []
-        for p in positions:
-            m = self._markets.get(p.symbol)
-            quote = self._fresh_quote(m) if m is not None else None
-            if quote is not None and quote[2] is not None:
-                mark = quote[2]
-                p = replace(p, mark_price=mark, unrealized_pnl=(mark - p.entry_price) * p.size)
-            out.append(p)
-        return out
-
-    async def _marks(self) -> dict[str, Decimal]:
-        """Spot assets at their USDT market's price (the streamed quote when fresh)."""
-        out: dict[str, Decimal] = {}
-        for m in self._spots.values():
-            quote = self._fresh_quote(m)
-            if quote is not None and quote[2] is not None:
-                out[m.base] = quote[2]
-        missing = [m for m in self._spots.values() if m.base not in out]
-        if missing:
-            rows = await self.http.public(f"{self.s}/ticker/price")
-            prices = {r["symbol"]: Decimal(r["price"]) for r in rows}
-            for m in missing:
-                if m.native in prices:
-                    out[m.base] = prices[m.native]
-        return out
-
+    # ---- account (exchanges/aster/account.py) ----
     async def balances(self, *, fresh: bool = False) -> AccountBalances:
         with urgent_when(fresh):
-            account, spot, marks, risk = await asyncio.gather(
-                self._account(fresh), self._spot_account(fresh), self._marks(),
-                self._held("positions", self.risk_path, fresh))
-        bal = parse.parse_balances(account, spot, marks, self.clock())
-        held = parse.parse_positions(risk, self._perps)
-        moved = sum((now.unrealized_pnl - then.unrealized_pnl for now, then in zip(self._marked(held), held,
-                                                                                  strict=True)), Decimal(0))
-        return replace(bal, account_value=bal.account_value + moved) if moved else bal
+            return await self.account.balances(fresh)
 
     async def positions(self, *, fresh: bool = False) -> list[Position]:
         with urgent_when(fresh):
-            risk = await self._held("positions", self.risk_path, fresh)
-        return self._marked(parse.parse_positions(risk, self._perps))
+            return await self.account.positions(fresh)
 
     async def open_orders(self, *, fresh: bool = False) -> list[Order]:
         with urgent_when(fresh):
-            fut, spot = await asyncio.gather(
-                self._held("open_orders", f"{self.f}/openOrders", fresh),
-                self._held("spot_open_orders", f"{self.s}/openOrders", fresh))
-        return [shown(parse.parse_order(o, self._perps)) for o in fut] + [
-            shown(parse.parse_order(o, self._spots)) for o in spot]
+            return [shown(o) for o in await self.account.open_orders(fresh)]
 
     async def fills(self, since_ms: int) -> list[Fill]:
-        """Every fill from since_ms: futures `userTrades` and spot `myTrades`, per symbol, paged by id."""
-        jobs = [self._trades(m, since_ms, spot=False) for m in self._perps.values()]
-        jobs += [self._trades(m, since_ms, spot=True) for m in self._spots.values()]
-        out = [f for page in await asyncio.gather(*jobs) for f in page]
-        return sorted(out, key=lambda f: (f.ts_ms, f.fill_id))
+        return await self.account.fills(since_ms, self._active)
 
     async def _trades(self, m: Market, since_ms: int, *, spot: bool) -> list[Fill]:
-        path = f"{self.s}/userTrades" if spot else f"{self.f}/userTrades"  # spot names it as futures do
-        by = self._spots if spot else self._perps
-        out: list[Fill] = []
-        params: dict[str, Any] = {"symbol": m.native, "startTime": since_ms, "limit": 1000}
-        while True:
-            page = await self.http.signed("GET", path, params)
-            out += [parse.parse_trade(t, by, spot=spot) for t in page]
-            if len(page) < 1000:
-                return out
-            params = {"symbol": m.native, "fromId": max(int(t["id"]) for t in page) + 1, "limit": 1000}
-
-    async def _income(self, since_ms: int) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        start = since_ms
-        while True:
-            page = await self.http.signed("GET", f"{self.f}/income", {"startTime": start, "limit": 1000})
-            rows += page
-            if len(page) < 1000:
-                return rows
-            start = max(int(r["time"]) for r in page) + 1
+        return await self.account.trades(m, since_ms, spot=spot)
 
     async def funding_payments(self, since_ms: int) -> list[FundingPayment]:
-        return parse.parse_income(await self._income(since_ms), self._perps)[0]
+        return parse.parse_income(await self.account.income(since_ms), self._perps)[0]
 
     async def cash_flows(self, since_ms: int) -> list[CashFlow]:
-        return parse.parse_income(await self._income(since_ms), self._perps)[1]
+        return parse.parse_income(await self.account.income(since_ms), self._perps)[1]
 
     # ---- trading ----
     async def _cap(self, req: OrderRequest, m: Market) -> Decimal | None:
@@ -524,6 +448,9 @@ class AsterExchange(Exchange):
             return None
         names = self._active | set(self.feed.open_seen.values())
         return await self.probe.check(m for m in (self._markets.get(n) for n in sorted(names)) if m)
+
+    async def _read(self, payload: dict[str, Any]) -> Any:
+        return await self.http.signed("GET", payload["path"], payload.get("params"))
 
     async def _open_of(self, m: Market) -> list[Order]:
         path = f"{self.f}/openOrders" if m.kind is MarketKind.PERP else f"{self.s}/openOrders"
