@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchanges.base import Exchange
-from exchanges.errors import ExchangeError, InvalidSymbolError, OrderNotFoundError, VenueUnavailable
+from exchanges.errors import ExchangeError, OrderNotFoundError, VenueUnavailable
 from exchanges.models import (
     Order,
     OrderRequest,
@@ -84,10 +84,7 @@ class OrderManager:
 
     # ---- helpers ----
     def venue(self, name: str) -> Exchange:
-        try:
-            return self.exchanges[name]
-        except KeyError:
-            raise InvalidSymbolError(f"exchange {name!r} is not enabled") from None
+        return self.pretrade.venue(name)  # InvalidSymbolError for a venue not enabled
 
     def orders_last_minute(self) -> int:
         cutoff = self.clock() - 60_000
