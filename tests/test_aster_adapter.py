@@ -13,7 +13,7 @@ import pytest
 
 from exchanges.aster.adapter import AsterExchange
 from exchanges.aster.http import Credentials
-from exchanges.errors import AuthenticationError, OrderStateUnknown
+from exchanges.errors import OrderStateUnknown
 from exchanges.models import FillEvent, OrderRequest, OrderStatus, Side, StreamStatus
 from risk.order_state import new_client_id
 from tests.aster import API_KEY, API_SECRET, SIGNER, SIGNER_KEY, USER, aster_venue, control
@@ -77,16 +77,33 @@ async def test_v1_keys_trade_futures_and_spot_and_hear_their_fills():
 
 async def test_a_venue_clock_three_seconds_behind_is_absorbed():
     # V1 timestamps must not be ahead of the venue's clock by more than a second: measured at start
-    with pytest.raises(AuthenticationError) as exc:
-        async with aster(v1=True, offset_ms=-3000, sync=False):
-            pass
-    assert exc.value.code == "-1021"  # the skew is real: unmeasured, the venue refuses the first request
+    import aiohttp
+
+    from tests.aster import call, v1_query
+
+    async with aster_venue(fund_usdt=FUNDS) as (_, url):  # the skew is real: a request on our clock is refused
+        await control(url, "apikey", {"user": USER, "api_key": API_KEY, "api_secret": API_SECRET})
+        await control(url, "time", {"offset_ms": -3000})
+        async with aiohttp.ClientSession() as s:
+            status, body, _ = await call(s, "GET", f"{url}/fapi/v2/balance", v1_query({}),
+                                         headers={"X-MBX-APIKEY": API_KEY})
+        assert (status, body["code"]) == (400, -1021)
+    async with aster(v1=True, offset_ms=-3000, sync=False) as (_, _, unmeasured):  # measured at its first refusal
+        assert (await unmeasured.balances(fresh=True)).account_value == FUNDS
     async with aster(v1=True, offset_ms=-3000) as (_, _, ex):
         assert -3500 < ex.nonces.offset_ms < -2500
         placed = await ex.place(order("ETH", Side.BUY, "0.1", "3000"))
         assert placed.status is OrderStatus.OPEN
     async with aster(offset_ms=3000) as (_, _, v3):  # V3 nonces on the venue's clock too
         assert (await v3.place(order("ETH", Side.BUY, "0.1", "3000"))).status is OrderStatus.OPEN
+
+
+async def test_a_venue_clock_that_moves_later_is_measured_again_on_its_first_refusal():
+    async with aster(v1=True) as (_, url, ex):
+        assert abs(ex.nonces.offset_ms) < 500
+        await control(url, "time", {"offset_ms": -3000})  # the venue's clock steps back 3 s
+        bal = await ex.balances(fresh=True)  # -1021, measured again, signed again: answered
+        assert bal.account_value == FUNDS and -3500 < ex.nonces.offset_ms < -2500
 
 
 async def test_an_expired_listen_key_is_renewed_and_no_fill_is_lost():

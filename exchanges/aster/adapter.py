@@ -120,7 +120,7 @@ class AsterExchange(Exchange):
         await self.sync_time()
         await self._load_markets()
         try:
-            dual = await self.http.signed("GET", "/fapi/v1/positionSide/dual")
+            dual = await self.http.signed("GET", f"{self.f}/positionSide/dual")
             self.hedge = bool(dual.get("dualSidePosition"))
         except ExchangeError as exc:
             log.warning("aster: could not read the position mode: %s", exc)
@@ -141,10 +141,9 @@ class AsterExchange(Exchange):
         await self.http.close()
 
     async def sync_time(self) -> None:
-        """Measure the venue's clock (nonces and timestamps are checked against it)."""
-        t0 = self.clock()
-        server = int((await self.http.public("/fapi/v1/time"))["serverTime"])
-        self.nonces.set_server_time(server - (self.clock() - t0) // 2)
+        """Measure the venue's clock (nonces and timestamps are checked against it); again every
+        TIME_SYNC_S while running, and at once when the venue says a timestamp is off (-1021)."""
+        await self.http.sync_time()
 
     async def events(self) -> AsyncIterator[Event]:
         async for event in self.feed.events():

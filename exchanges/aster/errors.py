@@ -30,6 +30,7 @@ CODES: dict[int, type[ExchangeError]] = {
 }
 NONCE_CODES = frozenset({-4225})
 TOO_MANY_ORDERS = -1015  # the account's order count, not the IP's weight
+TIMESTAMP_OFF = -1021  # a timestamp (V1) or nonce (V3) outside the venue's window: refused unread
 UNKNOWN_LISTEN_KEY = -1125
 NO_NEED_TO_CHANGE = frozenset({-4046, -4059})  # margin type / position mode already as asked
 

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from exchanges.aster.errors import NONCE_CODES, TOO_MANY_ORDERS, error_body, is_error, map_error
+from exchanges.aster.errors import NONCE_CODES, TIMESTAMP_OFF, TOO_MANY_ORDERS, error_body, is_error, map_error
 from exchanges.aster.signing import V3Signer, encode, hmac_signature
 from exchanges.common.breaker import CircuitBreaker
 from exchanges.common.nonce import NonceSource
@@ -123,6 +123,12 @@ class AsterHttp:
         query = encode((k, _wire(v)) for k, v in params.items())
         return await self.host(path).read("GET", f"{path}?{query}" if query else path, weight=weight(path, params))
 
+    async def sync_time(self) -> None:
+        """The venue's clock, from /time: half the round trip counts as the way there."""
+        t0 = self.clock()
+        server = int((await self.public("/fapi/v1/time"))["serverTime"])
+        self.nonces.set_server_time(server - (self.clock() - t0) // 2)
+
     # ---- signed ----
     def sign(self, params: dict[str, Any]) -> tuple[str, dict[str, str]]:
         """The encoded, signed parameter string and the headers it needs."""
@@ -161,6 +167,9 @@ class AsterHttp:
             except AuthenticationError as exc:
                 if attempt == 0 and exc.code is not None and int(exc.code) in NONCE_CODES:
                     continue  # refused unread: safe to sign again with a fresh nonce
+                if attempt == 0 and exc.code == str(TIMESTAMP_OFF):
+                    await self.sync_time()  # our idea of the venue's clock drifted: measure, sign again
+                    continue
                 raise
             if is_error(out):  # some errors come with HTTP 200
                 raise map_error(out)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SIDES = ("futures", "spot")
+TIME_SYNC_S = 600.0
 Quote = tuple[Decimal | None, Decimal | None, Decimal | None, int]  # bid, ask, mark, when (ms)
 
 
@@ -102,10 +103,16 @@ class Streams:
         await self.user[side].restart(reason)
 
     async def _keep(self) -> None:
-        last_put = time.monotonic()
+        last_put = last_sync = time.monotonic()
         while True:
             await asyncio.sleep(min(5.0, self.keepalive_s))
             now = time.monotonic()
+            if now - last_sync >= TIME_SYNC_S:  # clocks drift: the venue's is measured again
+                last_sync = now
+                try:
+                    await self.ex.sync_time()
+                except ExchangeError as exc:
+                    log.info("aster: the venue's clock was not measured again: %s", exc)
             for side in SIDES:
                 opened = self.opened.get(side)
                 if opened is not None and now - opened >= self.max_connection_s:
