@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -258,18 +259,23 @@ async def hyperliquid(*, quick_stall: bool = False) -> AsyncIterator[Venue]:
 
 
 @asynccontextmanager
-async def aster(*, quick_stall: bool = False) -> AsyncIterator[Venue]:
+async def aster(*, quick_stall: bool = False, v1: bool = False) -> AsyncIterator[Venue]:
     from exchanges.aster.adapter import AsterExchange
     from exchanges.aster.http import Credentials
-    from tests.aster import SIGNER, SIGNER_KEY, USER, aster_venue, control
+    from tests.aster import API_KEY, API_SECRET, SIGNER, SIGNER_KEY, USER, aster_venue, control
 
     clock = VenueClock()
     async with aster_venue(clock=clock, fund_usdt=USDC) as (sim, url):
-        await control(url, "signer", {"user": USER, "signer": SIGNER})
+        if v1:  # keys made before 2026-03-25: HMAC, the /fapi/v1 paths
+            await control(url, "apikey", {"user": USER, "api_key": API_KEY, "api_secret": API_SECRET})
+            creds = Credentials(api_key=API_KEY, api_secret=API_SECRET)
+        else:  # an API wallet: EIP-712, the /fapi/v3 paths
+            await control(url, "signer", {"user": USER, "signer": SIGNER})
+            creds = Credentials(user=USER.lower(), signer_key=SIGNER_KEY)
         sim.see(USER.lower())
         ws = url.replace("http://", "ws://")
         ex = AsterExchange(base_url=url, spot_base_url=url, ws_url=f"{ws}/fstream", spot_ws_url=f"{ws}/sstream",
-                           credentials=Credentials(user=USER.lower(), signer_key=SIGNER_KEY), clock=clock,
+                           credentials=creds, clock=clock,
                            **({"stall_s": 0.5, "ping_s": 0.1, "probe_s": 0.5} if quick_stall else {}))
         await ex.connect()
         try:
@@ -286,16 +292,23 @@ VENUES: dict[str, VenueFactory] = {
 }
 
 
-@pytest.fixture(params=sorted(VENUES))
+# more ways into one registered venue, each run like a venue of its own (name: "<venue>-<how>")
+VARIANTS: dict[str, VenueFactory] = {
+    "aster-v1": functools.partial(aster, v1=True),
+}
+RUNS = {**VENUES, **VARIANTS}
+
+
+@pytest.fixture(params=sorted(RUNS))
 async def venue(request: pytest.FixtureRequest) -> AsyncIterator[Venue]:
-    async with VENUES[request.param]() as v:
+    async with RUNS[request.param]() as v:
         yield v
 
 
-@pytest.fixture(params=sorted(VENUES))
+@pytest.fixture(params=sorted(RUNS))
 async def gappy(request: pytest.FixtureRequest) -> AsyncIterator[Venue]:
     """A venue whose adapter notices a silent stream within half a second."""
-    async with VENUES[request.param](quick_stall=True) as v:
+    async with RUNS[request.param](quick_stall=True) as v:
         yield v
 
 
@@ -349,4 +362,4 @@ def req(ex: Exchange, symbol: str, side: Side, size: str, price: str | None = No
     return OrderRequest(ex.name, symbol, side, Decimal(size), Decimal(price) if price is not None else None, **kw)
 
 
-__all__ = ["USDC", "VENUES", "Control", "Tape", "Venue", "VenueClock", "req"]
+__all__ = ["RUNS", "USDC", "VARIANTS", "VENUES", "Control", "Tape", "Venue", "VenueClock", "req"]
