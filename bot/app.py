@@ -12,13 +12,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.alerts import AlertRouter
+from bot.arbitrage import ArbitrageWatcher
 from bot.config import Config
 from bot.jobs import Jobs
-from bot.settings import desk_settings, risk_settings
+from bot.settings import arbitrage_settings, desk_settings, risk_settings
 from bot.telegram import TelegramFrontend
 from desk.desk import Desk
 from desk.notifier import Notifier
 from desk.services import Services
+from desk.spreads import Spreads
 from exchanges.aio import within
 from exchanges.base import Exchange
 from exchanges.errors import ExchangeError
@@ -101,6 +103,10 @@ class App:
             if tg.enabled:
                 self.telegram = TelegramFrontend(tg.bot_token.get_secret_value(), tg.base_url, self._bot_services,
                                                  jobs=self.jobs)
+        # cross-venue spreads: the table always; alerts, Execute and auto only with arbitrage.enabled
+        self.spreads = Spreads(self.risk, arbitrage_settings(config), clock)
+        self.desk.spreads = self.spreads
+        self.arbitrage = ArbitrageWatcher(self.spreads, self.notifier, clock)
         self._notifier_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
@@ -141,6 +147,12 @@ class App:
                 except (ExchangeError, OSError, TimeoutError) as exc:
                     log.warning("exchange %s connected; its balances cannot be read yet: %s", name, exc)
         await self.risk.start()
+        try:  # pairs a crash left unfinished: both legs read back by client id, any excess closed
+            await self.arbitrage.recover()
+        except Exception:
+            log.exception("resolving unfinished pairs failed; they are tried again at the next start")
+        if self.spreads.settings.enabled:
+            self.arbitrage.start()
         if self.alerts is not None:
             await self.alerts.tell_untold(self.clock() - UNTOLD_WINDOW_MS)
         if self.jobs is not None:  # in the background: a venue that is slow to answer must not hold the start
@@ -168,6 +180,7 @@ class App:
             self._started_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._started_task
+        await self.arbitrage.stop()
         if self.telegram is not None:
             await self.telegram.stop()
         if self.web is not None:

@@ -218,6 +218,21 @@ class KillConfig(Strict):
     first_report_seconds: Annotated[Decimal, Field(gt=0, le=30)] = Decimal(3)
 
 
+class ArbitrageConfig(Strict):
+    """Cross-venue spreads (issue #16): the /spread table always works; alerts and auto need enabled."""
+
+    enabled: bool = False
+    min_net_bps: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal(10)  # after both taker fees
+    min_duration_ms: Annotated[int, Field(ge=0, le=600_000)] = 500
+    cooldown_s: Annotated[int, Field(ge=0, le=86_400)] = 300
+    max_notional_usd: PosDecimal = Decimal(1000)
+    slippage: Annotated[Decimal, Field(gt=0, le=Decimal("0.05"))] = Decimal("0.001")
+    auto: bool = False
+    max_pairs_per_hour: Annotated[int, Field(ge=0, le=1000)] = 4
+    max_data_age_ms: Annotated[int, Field(ge=100, le=60_000)] = 2000
+    poll_ms: Annotated[int, Field(ge=20, le=10_000)] = 200
+
+
 class Config(Strict):
     telegram: TelegramConfig = TelegramConfig()
     exchanges: ExchangesConfig
@@ -228,6 +243,7 @@ class Config(Strict):
     alerts: AlertsConfig = AlertsConfig()
     kill: KillConfig = KillConfig()
     web: WebConfig = WebConfig()
+    arbitrage: ArbitrageConfig = ArbitrageConfig()
 
     @field_validator("timezone")
     @classmethod

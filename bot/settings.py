@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.config_schema import Config
 from desk.settings import DeskSettings
 from risk.limits import Limits
-from risk.settings import DeadManSettings, KillSettings, LossSettings, OrderSettings, RiskSettings
+from risk.settings import ArbitrageSettings, DeadManSettings, KillSettings, LossSettings, OrderSettings, RiskSettings
 
 
 def limits_of(c: Config) -> Limits:
@@ -45,4 +45,12 @@ def desk_settings(c: Config) -> DeskSettings:
                         max_leverage=c.trading.max_leverage)
 
 
-__all__ = ["desk_settings", "limits_of", "risk_settings"]
+def arbitrage_settings(c: Config) -> ArbitrageSettings:
+    a = c.arbitrage
+    return ArbitrageSettings(enabled=a.enabled, min_net_bps=a.min_net_bps, min_duration_ms=a.min_duration_ms,
+                             cooldown_s=a.cooldown_s, max_notional_usd=a.max_notional_usd, slippage=a.slippage,
+                             auto=a.auto, max_pairs_per_hour=a.max_pairs_per_hour,
+                             max_data_age_ms=a.max_data_age_ms, poll_ms=a.poll_ms)
+
+
+__all__ = ["arbitrage_settings", "desk_settings", "limits_of", "risk_settings"]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desk.numbers import fmt_pct, fmt_usd
 from desk.settings import DeskSettings
@@ -27,6 +27,9 @@ from risk.order_changes import Cause
 from risk.pretrade import OrderRefused, Preview
 from risk.service import Risk
 from store.db import Confirmation, Store, TokenRefused, TokenStatus
+
+if TYPE_CHECKING:
+    from desk.spreads import Spreads
 
 ZERO = Decimal(0)
 TRIGGERS = {"tp": (OrderType.TAKE_PROFIT, "take profit"), "sl": (OrderType.STOP, "stop loss")}
@@ -79,6 +82,7 @@ class Confirm(StrEnum):
     CANCEL_ALL = "cancel_all"
     TRIGGER_OFF = "trigger_off"
     RESUME = "resume"
+    ARBITRAGE = "arbitrage"  # a two-leg pair (desk/spreads.py)
 
 
 class Status(StrEnum):
@@ -119,6 +123,7 @@ class Desk:
         self.ttl_ms = ttl_s * 1000
         self._issued: dict[str, Confirmation] = {}  # live tokens, so a press needs no database read
         self._taken: set[str] = set()  # pressed here: a second press is refused at once
+        self.spreads: Spreads | None = None  # cross-venue pairs, set by the composition root
 
     @property
     def venues(self) -> list[str]:
@@ -277,6 +282,14 @@ class Desk:
             if loss.breached is not None:  # never "resumed" while a limit still holds trading back
                 return Outcome(Status.REFUSED, c.kind, detail=still_breached(loss, self.risk.state.state.value))
             return Outcome(Status.DONE, c.kind, detail="Trading resumed." if changed else "Trading was already active.")
+        if c.kind == Confirm.ARBITRAGE:  # detail: the pair id, whose report the spreads keep
+            if self.spreads is None:
+                return Outcome(Status.REFUSED, c.kind, detail="Arbitrage is not set up in this bot.")
+            try:
+                report = await self.spreads.execute_confirmed(c.payload, origin)
+            except OrderRefused as exc:
+                return Outcome(Status.REFUSED, c.kind, detail=str(exc))
+            return Outcome(Status.DONE, c.kind, detail=report.pair_id)
         return Outcome(Status.UNKNOWN, c.kind)
 
     async def _confirm_order(self, c: Confirmation, origin: str, shown_at: dict[str, Any] | None) -> Outcome:

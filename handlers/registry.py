@@ -14,7 +14,7 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from exchanges.errors import ExchangeError
-from handlers import buttons, commands, market, triggers
+from handlers import buttons, commands, market, spread, triggers
 from handlers import history as hist
 from handlers.auth import describe, gate
 from handlers.common import App, Ctx, reply, svc
@@ -50,6 +50,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("price",), commands.price, "Bid/ask/mark on every exchange: /price SYMBOL"),
     Command(("chart",), market.chart, "Candle chart with your levels: /chart SYMBOL [interval]"),
     Command(("book",), market.book, "Top of the order book: /book SYMBOL"),
+    Command(("spread",), spread.spread, "Cross-venue spreads, net of fees: /spread [SYMBOL]"),
     Command(("funding",), commands.funding, "Funding rate, next payment, who pays: /funding SYMBOL"),
     Command(("pnl",), commands.pnl, "PnL today, 7 and 30 days"),
     Command(("status",), commands.status, "Connections, latency, trading state"),
@@ -71,6 +72,7 @@ BUTTONS: tuple[tuple[str, Handler], ...] = (
     (r"^kf:(yes|no)$", buttons.on_flatten), (r"^kill:now$", buttons.on_kill_button),
     (r"^al:\w+$", buttons.on_alert_toggle),
     (r"^tr:\d{1,2}:\d{1,6}:\d{1,15}$", hist.on_trades_page),
+    (r"^sr:[\w/]+$", spread.on_refresh), (r"^sp:[\w/]+$", spread.on_preview), (r"^sx:[\w-]+$", spread.on_execute),
 )
 
 

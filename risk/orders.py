@@ -110,17 +110,8 @@ class OrderManager:
             raise OrderRefused(pv.refusals, pv)
         return Placed(await self.send(pv.request, reducing=pv.reducing, origin=origin, also=also, extra=extra), pv)
 
-    async def send(self, req: OrderRequest, *, reducing: bool, origin: str = "",
-                   also: Callable[[Any], object] | None = None, look_up: bool = True,
-                   extra: dict[str, Any] | None = None) -> Order:
-        """Intent row, commit, then the network. Callers other than place() are the kill switch's
-        flatten (reduce-only) path; nothing else reaches an adapter's place(). An unknown outcome is
-        looked up by client id in the background; the caller waits for that lookup at most
-        answer_within_s (`look_up=False`: not at all, the kill switch must not wait a lookup cycle per
-        attempt) and otherwise gets the order as UNKNOWN; the lookup's result is published. `extra` is
-        kept with the order (e.g. where its preview was shown, so its result can be told there even
-        after a restart)."""
-        ex = self.venue(req.exchange)
+    def _intent(self, req: OrderRequest, origin: str,
+                extra: dict[str, Any] | None) -> tuple[OrderRequest, Order, dict[str, Any]]:
         cid = req.client_id or new_client_id()
         req = replace(req, client_id=cid)
         now = self.clock()
@@ -131,29 +122,62 @@ class OrderManager:
             reduce_only=req.reduce_only, trigger_price=req.trigger_price, created_ms=now, updated_ms=now,
         )
         legs = {k: str(v) for k, v in (("tp", req.take_profit), ("sl", req.stop_loss)) if v is not None}
-        await self.store.insert_order(intent, extra={"origin": origin, "slippage": str(req.slippage or ""),
-                                                     **legs, **(extra or {})}, also=also)  # legs: risk/sync.py
-        self._recent.append(now)
+        row = {"origin": origin, "slippage": str(req.slippage or ""), **legs, **(extra or {})}  # legs: risk/sync.py
+        return req, intent, row
+
+    async def send(self, req: OrderRequest, *, reducing: bool, origin: str = "",
+                   also: Callable[[Any], object] | None = None, look_up: bool = True,
+                   extra: dict[str, Any] | None = None) -> Order:
+        """Intent row, commit, then the network. Callers other than place() are the kill switch's
+        flatten (reduce-only) path and the pairs' legs; nothing else reaches an adapter's place(). An
+        unknown outcome is looked up by client id in the background; the caller waits for that lookup at
+        most answer_within_s (`look_up=False`: not at all, the kill switch must not wait a lookup cycle
+        per attempt) and otherwise gets the order as UNKNOWN; the lookup's result is published. `extra`
+        is kept with the order (e.g. where its preview was shown, so its result can be told there even
+        after a restart)."""
+        req, intent, row = self._intent(req, origin, extra)
+        await self.store.insert_order(intent, extra=row, also=also)
+        return await self._dispatch(req, intent, reducing=reducing, look_up=look_up)
+
+    async def send_together(self, reqs: list[tuple[OrderRequest, dict[str, Any]]], *, origin: str = "",
+                            also: Callable[[Any], object] | None = None,
+                            sent_at: Callable[[str], None] | None = None) -> list[Order | BaseException]:
+        """Several orders (the legs of a pair): every intent, and `also`, committed in ONE transaction
+        before any is sent, then all sent at once. Results in order; an exception where a leg raised.
+        `sent_at(client_id)` is called just before each leg goes to its venue (the legs' skew)."""
+        built = [self._intent(req, origin, extra) for req, extra in reqs]
+        await self.store.insert_orders([(intent, row) for _, intent, row in built], also=also)
+        return list(await asyncio.gather(*(self._dispatch(req, intent, reducing=False, sent_at=sent_at)
+                                           for req, intent, _ in built), return_exceptions=True))
+
+    async def _dispatch(self, req: OrderRequest, intent: Order, *, reducing: bool, look_up: bool = True,
+                        sent_at: Callable[[str], None] | None = None) -> Order:
+        """An intent already committed: to the venue, and its outcome into the row."""
+        ex = self.venue(req.exchange)
+        cid = intent.client_id or ""
+        self._recent.append(intent.created_ms)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._inflight[cid] = done
         try:
             # the kill switch may have fired while the intent was being written
             if not reducing and self.state.effective(req.exchange) is not TradingState.ACTIVE:
                 return await self.settle(intent, replace(intent, status=OrderStatus.REJECTED,
-                                                          reason=HALTED_BEFORE_SEND))
+                                                         reason=HALTED_BEFORE_SEND))
             if req.leverage and not reducing:
                 try:
                     await self._ensure_leverage(ex, req.symbol, req.leverage)
                 except ExchangeError as exc:  # the order itself was not sent
                     return await self.settle(intent, replace(intent, status=OrderStatus.REJECTED,
-                                                              reason=f"{LEVERAGE_FAILED}: {exc.raw}"))
+                                                             reason=f"{LEVERAGE_FAILED}: {exc.raw}"))
+            if sent_at is not None:
+                sent_at(cid)
             try:
                 async with asyncio.timeout(self.settings.order_timeout_s):
                     sent = await ex.place(req)
             except (TimeoutError, ExchangeError) as exc:
                 if isinstance(exc, ExchangeError) and not exc.outcome_unknown:
                     return await self.settle(intent, replace(intent, status=OrderStatus.REJECTED,
-                                                              reason=exc.raw, updated_ms=self.clock()))
+                                                             reason=exc.raw, updated_ms=self.clock()))
                 log.warning("order %s outcome unknown (%s): looking it up by client id", cid, exc or "timeout")
                 unknown = replace(intent, status=OrderStatus.UNKNOWN, updated_ms=self.clock())
                 await self.settle(intent, unknown)

@@ -54,4 +54,20 @@ class RiskSettings:
     emergency_stop: bool
 
 
-__all__ = ["DeadManSettings", "KillSettings", "LossSettings", "OrderSettings", "RiskSettings"]
+@dataclass(frozen=True, slots=True)
+class ArbitrageSettings:
+    """Cross-venue spreads and pairs (the `arbitrage` config section; off by default)."""
+
+    enabled: bool = False
+    min_net_bps: Decimal = Decimal(10)
+    min_duration_ms: int = 500
+    cooldown_s: int = 300
+    max_notional_usd: Decimal = Decimal(1000)
+    slippage: Decimal = Decimal("0.001")
+    auto: bool = False
+    max_pairs_per_hour: int = 4
+    max_data_age_ms: int = 2000
+    poll_ms: int = 200
+
+
+__all__ = ["ArbitrageSettings", "DeadManSettings", "KillSettings", "LossSettings", "OrderSettings", "RiskSettings"]

@@ -416,6 +416,55 @@ class Store:
         async with self.transaction() as db:
             await db.execute("UPDATE confirmations SET closed = 1 WHERE token = ?", (token,))
 
+    # ---- two-leg pairs ----
+    async def insert_orders(self, orders: list[tuple[Order, dict[str, Any]]],
+                            also: Callable[[sqlite3.Connection], object] | None = None) -> None:
+        """Several order intents (and `also`, first) in ONE transaction: all are written or none."""
+        rows = []
+        for order, extra in orders:
+            if not order.client_id:
+                raise ValueError("an order row needs a client id")
+            rows.append((*order_row(order), json.dumps(extra or {})))
+
+        def write(c: sqlite3.Connection) -> None:
+            if also is not None:
+                also(c)
+            c.executemany(INSERT_ORDER, rows)
+
+        await self._atomic(write)
+
+    @staticmethod
+    def pair_write(pair_id: str, symbol: str, status: str, record: dict[str, Any],
+                   now_ms: int) -> Callable[[sqlite3.Connection], None]:
+        """Writing a pair's record as a step of another transaction (its legs' intents)."""
+        row = (pair_id, symbol, status, now_ms, now_ms, json.dumps(record))
+
+        def write(c: sqlite3.Connection) -> None:
+            c.execute("INSERT INTO pairs (pair_id, symbol, status, created_ms, updated_ms, record)"
+                      " VALUES (?, ?, ?, ?, ?, ?)", row)
+
+        return write
+
+    async def insert_pair(self, pair_id: str, symbol: str, status: str, record: dict[str, Any], now_ms: int) -> None:
+        """A pair's record alone (its legs' intents go with it through OrderManager.send_together)."""
+        await self._atomic(self.pair_write(pair_id, symbol, status, record, now_ms))
+
+    async def update_pair(self, pair_id: str, status: str, record: dict[str, Any], now_ms: int) -> None:
+        args = (status, now_ms, json.dumps(record), pair_id)
+        await self._atomic(lambda c: c.execute(
+            "UPDATE pairs SET status = ?, updated_ms = ?, record = ? WHERE pair_id = ?", args))
+
+    async def pairs_with_status(self, statuses: Iterable[str]) -> list[tuple[str, str, dict[str, Any]]]:
+        """(pair_id, status, record) of every pair in one of `statuses`, oldest first."""
+        wanted = list(statuses)
+        rows = await self._all(f"SELECT pair_id, status, record FROM pairs WHERE status IN"
+                               f" ({', '.join('?' * len(wanted))}) ORDER BY created_ms", wanted)
+        return [(r["pair_id"], r["status"], json.loads(r["record"])) for r in rows]
+
+    async def get_pair(self, pair_id: str) -> tuple[str, dict[str, Any]] | None:
+        r = await self._one("SELECT status, record FROM pairs WHERE pair_id = ?", (pair_id,))
+        return None if r is None else (r["status"], json.loads(r["record"]))
+
     async def outbox_failed(self, item_id: int, error: str, *, give_up: bool = False) -> None:
         async with self.transaction() as db:
             await db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, status = ? WHERE id = ?",

@@ -127,6 +127,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX cash_flows_ts ON cash_flows(exchange, ts_ms);
     """,
+    # two-leg pairs (risk/pairs.py): both legs' intents in one record, resolved at restart if unfinished
+    """
+    CREATE TABLE pairs (
+        pair_id    TEXT PRIMARY KEY,
+        symbol     TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        record     TEXT NOT NULL
+    );
+    CREATE INDEX pairs_status ON pairs(status);
+    """,
 )
 
 ORDER_COLS = ("client_id", "exchange", "symbol", "side", "size", "price", "order_type", "tif", "reduce_only",
