@@ -117,3 +117,29 @@ async def test_no_alert_while_one_sides_data_is_stale(tmp_path):
         await asyncio.sleep(3.0)  # past max_data_age_ms (2 s) and min_duration_ms
         assert alerts(await rig.trader.transcript()) == []
         await rig.aster_control("clear", {})
+
+
+async def test_a_residual_that_cannot_be_hedged_is_told_with_the_kill_button(tmp_path):
+    async with Rig(tmp_path, venue="both", arbitrage=ARB, alerts={"reports": "on", "risk": "on"}, **BOTH) as rig:
+        assert rig.app is not None
+        await prices(rig, "100000", "100500")
+        alert = (alerts(await rig.trader.wait(lambda t: bool(alerts(t)), within=3)))[0]
+        preview = await rig.trader.click(alert, button(alert, "Execute"))
+        execute = button(preview, "sx:")
+        # now Aster refuses every order (its leg and the retry), and Hyperliquid's bids fall 5 % away,
+        # beyond the slippage bound, so the excess of the Hyperliquid leg cannot be closed either
+        await rig.aster_control("fault", {"kind": "429", "path": "/order", "duration_s": 30})
+        await rig.aster_control("fault", {"kind": "429", "path": "/batchOrders", "duration_s": 30})
+        rig.hl.engine.set_liquidity("BTC", [(D(95000), D(5))], [(D(100010), D(5))])
+        rig.hl.hub.prices_moved(["BTC"])
+        await asyncio.sleep(0.3)
+        await rig.trader.click(preview, execute)
+        t = await rig.trader.wait(lambda t: "Residual exposure" in next(
+            m for m in t["messages"] if m["message_id"] == preview["message_id"])["text"], within=20)
+        report = next(m for m in t["messages"] if m["message_id"] == preview["message_id"])["text"]
+        assert "could not be hedged" in report and "on hyperliquid" in report, report
+        t = await rig.trader.wait(lambda t: any("could not be hedged" in (m["text"] or "") and "kill:now" in str(
+            m["reply_markup"]) for m in t["messages"] if m["message_id"] != preview["message_id"]), within=10)
+        [long_] = [p.size for p in await rig.app.exchanges["hyperliquid"].positions(fresh=True)]
+        assert long_ > 0 and f"{long_.normalize():f}" in report  # what the report says is what the venue holds
+        await rig.aster_control("clear", {})
