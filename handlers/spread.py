@@ -93,7 +93,8 @@ def report_view(r: PairReport) -> str:
         filled = "unknown" if o.filled is None else _num(o.filled)
         px = f" @ {_num(o.avg_price)}" if o.filled and o.avg_price is not None else ""
         rows.append((f"{o.role} {o.side.value} {o.venue}", f"{filled}{px}"))
-    rows.append(("Net after fees", _usd(r.cash) + (" (fees at the taker rate)" if r.cash is not None else "")))
+    rows.append(("Net after fees", _usd(r.cash) + (" (fees at the taker rate)" if r.cash is not None
+                                                   and not r.fees_from_fills else "")))
     if r.skew_us is not None:
         rows.append(("Leg skew", f"{r.skew_us} µs"))
     head = f"<b>Pair {esc(r.pair_id)} {esc(r.symbol)}</b>"

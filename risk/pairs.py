@@ -85,6 +85,7 @@ class PairReport:
     fees: Decimal | None
     skew_us: int | None  # between the two legs going to their venues (both intents committed before)
     notes: tuple[str, ...] = ()
+    fees_from_fills: bool = False  # the venues' own fees of every fill (else estimated at the taker rates)
 
     def leg(self, role: str) -> Fillable | None:
         return next((o for o in self.orders if o.role == role), None)
@@ -273,22 +274,38 @@ class PairExecutor:
             out = exc
         book.orders.append(await self._outcome(role, req.exchange, req.symbol, req.side, cid, out))
 
+    async def _fees(self, o: Fillable) -> Decimal | None:
+        """The venue's own fees of an order's fills, once every fill is stored (the stream may still be
+        telling them); None until then."""
+        stored = await self.store.get_order(o.client_id)
+        if stored is None or not stored.order_id:
+            return None
+        fills = await self.store.fills_for_order(o.venue, stored.order_id)
+        if sum((f.size for f in fills), ZERO) != o.filled:
+            return None
+        return sum((f.fee for f in fills), ZERO)
+
     async def _report(self, pair_id: str, book: _Book, skew: int | None) -> PairReport:
         net = book.net()
         plan = book.plan
         cash: Decimal | None = ZERO
         fees: Decimal | None = ZERO
+        exact = True
         for o in book.orders:
             if o.filled is None or (o.filled and o.avg_price is None):
                 cash = fees = None
                 break
             if not o.filled or cash is None or fees is None:
                 continue
-            fee = o.filled * (o.avg_price or ZERO) * self.orders.venue(o.venue).taker_fee
+            fee = await self._fees(o)
+            if fee is None:  # not all told yet: the taker rate, and the report says it is an estimate
+                exact = False
+                fee = o.filled * (o.avg_price or ZERO) * self.orders.venue(o.venue).taker_fee
             cash += -o.side.sign * o.filled * (o.avg_price or ZERO) - fee
             fees += fee
         venue = None if not net else (plan.buy.venue if net > 0 else plan.sell.venue)
-        return PairReport(pair_id, plan.symbol, tuple(book.orders), net, venue, cash, fees, skew, tuple(book.notes))
+        return PairReport(pair_id, plan.symbol, tuple(book.orders), net, venue, cash, fees, skew, tuple(book.notes),
+                          fees_from_fills=exact and fees is not None)
 
     # ---- restart ----
     async def recover(self) -> list[PairReport]:

@@ -176,3 +176,19 @@ async def test_unwinding_is_not_blocked_by_a_halt(tmp_path: Path, clock: FakeClo
         assert rep.flat and await held(r, "hl") == 0
     finally:
         await r.close()
+
+
+async def test_the_reports_fees_are_the_venues_own_once_their_fills_are_stored(tmp_path: Path,
+                                                                              clock: FakeClock) -> None:
+    r = await two(tmp_path, clock)
+    try:
+        executor = PairExecutor(r.orders, clock)
+        rep = await executor.execute(plan())
+        buy = rep.leg("buy")
+        assert buy is not None and not rep.fees_from_fills  # fills not told yet: estimated, and said so
+        assert await executor._fees(buy) is None
+        await r.drain()  # the venue's fill events reach the store
+        venue_fees = sum((f.fee for f in await r.venues["hl"].fills(0) if f.side is Side.BUY), D(0))
+        assert venue_fees > 0 and await executor._fees(buy) == venue_fees
+    finally:
+        await r.close()
